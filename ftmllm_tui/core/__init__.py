@@ -1,0 +1,1 @@
+"""Domain and system layer: samplers, snapshots, history. Never imports Textual."""

@@ -1,0 +1,93 @@
+"""Typed settings with defaults, loaded from ``$XDG_CONFIG_HOME/ftmllm-tui/config.toml``.
+
+A missing file means defaults; a broken file means defaults plus a warning naming the file and the
+problem (never a crash). Unknown keys are reported, not silently ignored.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_path, user_state_path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+APP = "ftmllm-tui"
+MIN_INTERVAL_S = 0.5
+MAX_INTERVAL_S = 60.0
+
+
+def config_dir() -> Path:
+    return user_config_path(APP, appauthor=False)
+
+
+def state_dir() -> Path:
+    return user_state_path(APP, appauthor=False)
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # [ui]
+    refresh_interval: float = 1.0  # seconds between samples; + / - change it live
+    history_window_min: int = 5  # sparkline window: 1, 5, 15 or 60
+    mine_only: bool = False
+    tree: bool = False
+    # [gpus]
+    free_max_memory_mib: int = 1024  # a GPU with no process and at most this much used is free
+    free_max_util_pct: int = 10
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def clamp(self) -> Settings:
+        iv = min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, float(self.refresh_interval)))
+        win = self.history_window_min if self.history_window_min in (1, 5, 15, 60) else 5
+        return replace(self, refresh_interval=iv, history_window_min=win)
+
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "ui": ("refresh_interval", "history_window_min", "mine_only", "tree"),
+    "gpus": ("free_max_memory_mib", "free_max_util_pct"),
+}
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or config_file()
+    warnings: list[str] = []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as e:
+        return Settings(warnings=(f"{path}: cannot read ({e}); using defaults",))
+    except tomllib.TOMLDecodeError as e:
+        return Settings(warnings=(f"{path}: not valid TOML ({e}); using defaults",))
+    types = {f.name: f.type for f in fields(Settings)}
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for section, raw in data.items():
+        if section not in SECTIONS or not isinstance(raw, dict):
+            warnings.append(f"{path}: unknown section [{section}] ignored")
+            continue
+        for key, val in raw.items():
+            if key not in SECTIONS[section]:
+                warnings.append(f"{path}: unknown key {section}.{key} ignored")
+                continue
+            want = type(getattr(defaults, key))
+            ok = isinstance(val, want) or (want is float and isinstance(val, int))
+            if isinstance(val, bool) and want is not bool:
+                ok = False
+            if not ok:
+                warnings.append(f"{path}: {section}.{key} should be {types[key]}, got {val!r}; "
+                                "using the default")
+                continue
+            values[key] = want(val)
+    return Settings(**values, warnings=tuple(warnings)).clamp()

@@ -1,0 +1,1 @@
+"""Textual UI: screens, widgets, styles. Reads snapshots; never calls NVML, psutil or the disk."""

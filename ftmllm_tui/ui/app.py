@@ -1,0 +1,174 @@
+"""The Textual app: owns the sampler loop (thread worker) and the history; screens render."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+
+from ..core.proctable import ViewOptions
+from ..core.history import WINDOWS_MIN, GpuHistory
+from ..core.samplers import Sampler
+from ..core.snapshot import Snapshot
+from ..settings import MAX_INTERVAL_S, MIN_INTERVAL_S, Settings
+from .screens.help import HelpScreen
+from .screens.home import HomeScreen
+
+INTERVALS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+
+
+class SnapshotReady(Message):
+    def __init__(self, snapshot: Snapshot, took_s: float) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.took_s = took_s
+
+
+class SampleFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class FtmApp(App):
+    TITLE = "ftmllm-tui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
+                 readonly: bool = False, autostart: bool = True):
+        super().__init__()
+        self.sampler = sampler
+        self.settings = (settings or Settings()).clamp()
+        self.interval = self.settings.refresh_interval
+        self.window_min = self.settings.history_window_min
+        self.readonly = readonly
+        self.banner = banner
+        self.autostart = autostart
+        self.history = GpuHistory()
+        self.snapshot: Snapshot | None = None
+        self.samples = 0
+        self._timer: Timer | None = None
+        self._failures = 0
+
+    @property
+    def sampler_label(self) -> str:
+        return self.sampler.label
+
+    def on_mount(self) -> None:
+        self.push_screen(HomeScreen(banner=self.banner, options=ViewOptions(
+            mine_only=self.settings.mine_only, tree=self.settings.tree)))
+        for w in self.settings.warnings:
+            self.notify(w, severity="warning", timeout=10)
+        if self.autostart:
+            self.kick()
+
+    # -- sampling loop: one sample per worker, re-armed with a timer, so samples never overlap ----
+    def kick(self) -> None:
+        self._timer = None
+        self._sample()
+
+    @work(thread=True, exclusive=True, group="sampler", exit_on_error=False)
+    def _sample(self) -> None:
+        t0 = time.monotonic()
+        try:
+            snap = self.sampler.sample()
+        except Exception as e:  # a sampler error is reported, never a crash
+            self.post_message(SampleFailed(f"{type(e).__name__}: {e}"))
+            return
+        self.post_message(SnapshotReady(snap, time.monotonic() - t0))
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self._failures = 0
+        self.ingest(message.snapshot)
+        self._arm(max(0.05, self.interval - message.took_s))
+
+    def on_sample_failed(self, message: SampleFailed) -> None:
+        self._failures += 1
+        if self._failures in (1, 10) or self._failures % 60 == 0:
+            self.notify(f"Sampling failed: {message.error}. Retrying.", severity="error", timeout=8)
+        self._arm(min(MAX_INTERVAL_S, self.interval * min(self._failures, 5)))
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if self.autostart and self.is_running:
+            self._timer = self.set_timer(delay, self.kick)
+
+    def ingest(self, snapshot: Snapshot) -> None:
+        """Take one snapshot: history first, then whatever screen shows it."""
+        self.snapshot = snapshot
+        self.samples += 1
+        self.history.record(snapshot)
+        self._show()
+
+    def _show(self) -> None:
+        home = self._home()
+        if home is not None and self.snapshot is not None and home.is_mounted:
+            home.show(self.snapshot, self.history)
+
+    def _home(self) -> HomeScreen | None:
+        for s in self.screen_stack:
+            if isinstance(s, HomeScreen):
+                return s
+        return None
+
+    # -- app-wide actions --------------------------------------------------------------------------
+    def change_interval(self, direction: int) -> None:
+        steps = INTERVALS
+        cur = min(range(len(steps)), key=lambda i: abs(steps[i] - self.interval))
+        nxt = max(0, min(len(steps) - 1, cur + direction))
+        self.interval = max(MIN_INTERVAL_S, min(MAX_INTERVAL_S, steps[nxt]))
+        self.notify(f"Refresh every {self.interval:g} s", timeout=2)
+        if self._timer is not None:  # re-arm now so a long interval does not wait out the old one
+            self._arm(self.interval)
+        self._show()
+
+    def cycle_window(self) -> None:
+        i = WINDOWS_MIN.index(self.window_min) if self.window_min in WINDOWS_MIN else 0
+        self.window_min = WINDOWS_MIN[(i + 1) % len(WINDOWS_MIN)]
+        self.notify(f"History window: {self.window_min} min", timeout=2)
+        self._show()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        home = self._home()
+        if home is None:
+            return
+        yield SystemCommand("Filter processes", "Filter by user, command, PID or run (/)",
+                            home.action_filter)
+        yield SystemCommand("Toggle mine only", "Show only my processes (m)", home.action_mine)
+        yield SystemCommand("Toggle tree view", "Group workers under their launcher (t)",
+                            home.action_tree)
+        yield SystemCommand("Sort by next column", "Cycle the sort column (s); S reverses",
+                            home.action_sort_next)
+        yield SystemCommand("Reverse sort order", "Reverse the sort (S)", home.action_sort_reverse)
+        yield SystemCommand("Cycle history window", "1 / 5 / 15 / 60 minutes (w)",
+                            home.action_window)
+        yield SystemCommand("Refresh faster", "Shorter refresh interval (+)", home.action_faster)
+        yield SystemCommand("Refresh slower", "Longer refresh interval (-)", home.action_slower)
+        yield SystemCommand("Cycle GPU layout", "auto / compact rows / cards (v)",
+                            home.action_layout)
+        yield SystemCommand("Help", "Every key of this view (?)", self.action_help)
+
+    def on_unmount(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        try:
+            self.sampler.close()
+        except Exception:
+            pass
