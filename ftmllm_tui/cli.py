@@ -122,7 +122,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from .core.samplers import ReplayError, bundled_recording, open_sampler
+    from .core.samplers import ReplayError, open_sampler
     from .settings import load_settings
 
     settings = load_settings()
@@ -136,9 +136,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
         return _fail(str(e))
     banner = None
     if opened.reason:
-        banner = (f"{opened.reason[0].upper()}{opened.reason[1:]}: no live GPU data. Showing REPLAY of a "
-                  f"bundled real recording ({bundled_recording().name}, 2×H200). "
-                  "Run on the GPU host for live data, or --replay FILE for another recording.")
+        banner = (f"{opened.reason[0].upper()}{opened.reason[1:]}. Showing a REPLAY of a real 2×H200 "
+                  "recording; --replay FILE replays another.")
         print(f"ftmllm-tui: {opened.reason}; replaying a bundled recording (REPLAY)", file=sys.stderr)
     from .ui.app import FtmApp
 

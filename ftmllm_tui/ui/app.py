@@ -23,6 +23,18 @@ from .screens.home import HomeScreen
 INTERVALS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 
 
+def _driver_class():
+    """Our diffing driver on Linux/macOS terminals; Textual's choice elsewhere."""
+    import sys
+
+    if sys.platform.startswith(("linux", "darwin")):
+        from .driver import DiffingDriver, diff_enabled
+
+        if diff_enabled():
+            return DiffingDriver
+    return None
+
+
 class SnapshotReady(Message):
     def __init__(self, snapshot: Snapshot, took_s: float) -> None:
         super().__init__()
@@ -47,7 +59,7 @@ class FtmApp(App):
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
                  readonly: bool = False, autostart: bool = True):
-        super().__init__()
+        super().__init__(driver_class=_driver_class())
         self.sampler = sampler
         self.settings = (settings or Settings()).clamp()
         self.interval = self.settings.refresh_interval

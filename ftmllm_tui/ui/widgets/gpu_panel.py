@@ -69,7 +69,7 @@ class GpuRow(Horizontal):
     GpuRow .idx { width: 3; }
     GpuRow .name { width: 7; }
     GpuRow .ubar { width: 10; }
-    GpuRow .upct { width: 5; }
+    GpuRow .upct { width: 5; content-align: right middle; }
     GpuRow .mbar { width: 12; margin-left: 1; }
     GpuRow .mtxt { width: 11; content-align: right middle; }
     GpuRow .temp { width: 5; content-align: right middle; }
@@ -174,7 +174,7 @@ class GpuCard(Vertical):
         free = is_free(g)
         title = f"GPU {g.index} · {g.name or '?'}"
         if g.bus_id:
-            title += f" · {g.bus_id.split(':', 1)[-1].lstrip('0:') or g.bus_id}"
+            title += f" · {g.bus_id.split(':', 1)[-1]}"
         if g.mig_enabled:
             title += f" · MIG ×{len(g.mig_devices)}"
         sub = "FREE" if free else f"{len(g.processes)} proc" + ("s" if len(g.processes) != 1 else "")
@@ -250,23 +250,22 @@ class GpuPanel(Vertical):
         self.mode = "compact"
         self.columns = 1
         self._indices: tuple[int, ...] = ()
+        self._widgets: dict[int, GpuRow | GpuCard] = {}
 
     def configure(self, mode: str, columns: int, indices: tuple[int, ...]) -> None:
         """Rebuild children when the mode, the column count or the set of GPUs changes."""
-        if (mode, columns, indices) == (self.mode, self.columns, self._indices) and self.children:
+        if (mode, columns, indices) == (self.mode, self.columns, self._indices) and self._widgets:
             return
         self.mode, self.columns, self._indices = mode, columns, indices
         self.set_class(mode == "cards", "-cards")
         self.set_class(columns == 2, "-two")
         self.remove_children()
         cls = GpuCard if mode == "cards" else GpuRow
-        self.mount_all([cls(i, id=f"gpu-{i}") for i in indices])
+        self._widgets = {i: cls(i) for i in indices}
+        self.mount_all(list(self._widgets.values()))
 
     def show(self, snapshot: Snapshot, history: GpuHistory, window_s: int) -> None:
         for g in snapshot.gpus:
-            try:
-                w = self.query_one(f"#gpu-{g.index}")
-            except Exception:
-                continue
-            if isinstance(w, (GpuRow, GpuCard)):
+            w = self._widgets.get(g.index)
+            if w is not None:
                 w.show(snapshot, g, history, window_s)

@@ -47,7 +47,8 @@ class TitleBar(Horizontal):
             what.append(f"{n} GPU{'s' if n != 1 else ''}")
             what.append(" · ")
             what.append(f"{free} free", style=f"bold {PALETTE.free}" if free else PALETTE.muted)
-            what.append(f" · {label}", style=PALETTE.muted)
+            if not snapshot.is_replay:
+                what.append(f" · {label}", style=PALETTE.muted)
             if snapshot.is_replay:
                 badges.append(" REPLAY ", style="bold black on #ffd75f")
                 badges.append(" ")
@@ -72,6 +73,7 @@ class HostLine(Horizontal):
     HostLine .cpu { width: 20; }
     HostLine .ram { width: 25; }
     HostLine .rest { width: 1fr; }
+    HostLine.-none .cpu, HostLine.-none .ram { display: none; }
     """
 
     def compose(self) -> ComposeResult:
@@ -80,10 +82,9 @@ class HostLine(Horizontal):
         yield Cell(classes="rest")
 
     def show(self, host: HostInfo | None, replay: bool) -> None:
+        self.set_class(host is None, "-none")
         if host is None:
-            self.query_one(".cpu", Cell).show(Text("host:", style=PALETTE.muted))
-            self.query_one(".ram", Cell).show(Text(""))
-            msg = "not in this recording" if replay else "not available"
+            msg = "host CPU/RAM: not in this recording" if replay else "host CPU/RAM: not available"
             self.query_one(".rest", Cell).show(Text(msg, style=PALETTE.muted))
             return
         cpu = Text("CPU ", style="bold")

@@ -6,12 +6,12 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from ...core import fmt
-from ...core.proctable import COLUMNS, Entry, ViewOptions, column, entries
+from ...core.proctable import COLUMN_KEYS, COLUMNS, Entry, ViewOptions, column, entries
 from ...core.snapshot import Snapshot
 from ..palette import PALETTE
 
-WIDTHS = {"gpu": 3, "pid": 8, "user": 10, "gpu_mem": 8, "sm": 4, "cpu": 6, "rss": 7,
-          "time": 8, "run": 10, "command": None}
+WIDTHS = {"gpu": 3, "pid": 7, "user": 8, "gpu_mem": 7, "sm": 3, "cpu": 5, "rss": 5,
+          "time": 7, "run": 10, "command": None}
 RIGHT = {"gpu", "pid", "gpu_mem", "sm", "cpu", "rss", "time"}
 
 
@@ -19,7 +19,14 @@ def _pct(v: float | int | None, digits: int = 0) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def row_cells(e: Entry, me: str) -> tuple[Text, ...]:
+def row_cells(e: Entry, me: str) -> dict[str, Text]:
+    cells = dict(zip(COLUMN_KEYS, _cells(e)))
+    for key in RIGHT:
+        cells[key].justify = "right"
+    return cells
+
+
+def _cells(e: Entry) -> tuple[Text, ...]:
     if e.row is None:  # a launcher in tree view
         mem = sum(m.gpu.gpu_memory_bytes or 0 for m in e.members)
         gpus = sorted({m.gpu_index for m in e.members})
@@ -39,7 +46,7 @@ def row_cells(e: Entry, me: str) -> tuple[Text, ...]:
     user_style = f"bold {PALETTE.user(r.user)}" if r.mine else PALETTE.user(r.user)
     if not r.info.resolved:
         user_style = f"italic {PALETTE.muted}"
-    cmd = Text(e.branch, style=PALETTE.muted)
+    cmd = Text(e.branch, style=PALETTE.muted, overflow="ellipsis", no_wrap=True)
     if r.info.resolved:
         cmd.append(fmt.short_command(r.info.cmdline), style="bold" if r.mine else base)
     else:
@@ -51,7 +58,7 @@ def row_cells(e: Entry, me: str) -> tuple[Text, ...]:
         Text(r.user, style=user_style),
         Text(fmt.bytes_h(mem) if mem is not None else "N/A", style=base),
         Text(_pct(r.gpu.sm_pct), style=base),
-        Text(_pct(r.info.cpu_pct, 1), style=base),
+        Text(_pct(r.info.cpu_pct, 0 if (r.info.cpu_pct or 0) >= 100 else 1), style=base),
         Text(fmt.bytes_h(r.info.rss_bytes), style=base),
         Text(fmt.duration(r.elapsed_s), style=base),
         Text(r.info.run_id or "", style=base),
@@ -60,6 +67,8 @@ def row_cells(e: Entry, me: str) -> tuple[Text, ...]:
 
 
 class ProcessTable(DataTable):
+    """Rows keyed ``"<gpu>:<pid>"``; the RUN column appears only when some process has a run."""
+
     DEFAULT_CSS = """
     ProcessTable { height: 1fr; }
     """
@@ -68,13 +77,10 @@ class ProcessTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self.options = options or ViewOptions()
         self._order: list[str] = []
-        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._cols: tuple[str, ...] = ()
+        self._cells: dict[str, dict[str, Text]] = {}
         self._snapshot: Snapshot | None = None
         self.shown: list[Entry] = []
-
-    def on_mount(self) -> None:
-        for c in COLUMNS:
-            self.add_column(self._label(c.key), key=c.key, width=WIDTHS[c.key])
 
     def _label(self, key: str) -> Text:
         c = column(key)
@@ -84,6 +90,29 @@ class ProcessTable(DataTable):
             label += "▼" if desc else "▲"
             return Text(label, style="bold underline")
         return Text(label)
+
+    def _command_width(self, cols: tuple[str, ...]) -> int:
+        """COMMAND takes what the other columns leave, so the table never scrolls sideways."""
+        pad = 2 * self.cell_padding
+        fixed = sum((WIDTHS[k] or 0) + pad for k in cols if k != "command")
+        return max(16, self.size.width - fixed - pad - 1)
+
+    def _set_columns(self, cols: tuple[str, ...]) -> None:
+        self.clear(columns=True)
+        for key in cols:
+            width = WIDTHS[key] if key != "command" else self._command_width(cols)
+            self.add_column(self._label(key), key=key, width=width)
+        self._cols = cols
+        self._order = []
+
+    def on_resize(self) -> None:
+        if not self._cols:
+            return
+        current = next((c.width for k, c in self.columns.items() if k.value == "command"), None)
+        if current != self._command_width(self._cols):
+            self._set_columns(self._cols)
+            if self._snapshot is not None:
+                self.show(self._snapshot)
 
     def set_options(self, options: ViewOptions) -> None:
         sort_changed = (options.sort, options.reverse) != (self.options.sort, self.options.reverse)
@@ -99,26 +128,30 @@ class ProcessTable(DataTable):
         self._snapshot = snapshot
         shown = entries(snapshot, self.options)
         self.shown = shown
+        with_run = any(p.info.run_id for p in snapshot.processes)
+        cols = tuple(k for k in COLUMN_KEYS if k != "run" or with_run)
+        if cols != self._cols:
+            self._set_columns(cols)
         order = [e.key for e in shown]
-        cells = {e.key: _right(row_cells(e, snapshot.me)) for e in shown}
+        cells = {e.key: row_cells(e, snapshot.me) for e in shown}
         if order != self._order:
             self._rebuild(order, cells)
         else:
             for key in order:
                 old, new = self._cells[key], cells[key]
-                for c, o, n in zip(COLUMNS, old, new):
-                    if o != n:
-                        self.update_cell(key, c.key, n)
+                for c in cols:
+                    if old[c] != new[c]:
+                        self.update_cell(key, c, new[c])
         self._cells = cells
 
-    def _rebuild(self, order: list[str], cells: dict[str, tuple[Text, ...]]) -> None:
+    def _rebuild(self, order: list[str], cells: dict[str, dict[str, Text]]) -> None:
         """Rows came, went or moved: refill, keeping the cursor on the same process."""
         current = None
         if self._order and 0 <= self.cursor_row < len(self._order):
             current = self._order[self.cursor_row]
         self.clear(columns=False)
         for key in order:
-            self.add_row(*cells[key], key=key)
+            self.add_row(*(cells[key][c] for c in self._cols), key=key)
         self._order = order
         if current in order:
             self.move_cursor(row=order.index(current), animate=False)
@@ -127,10 +160,3 @@ class ProcessTable(DataTable):
         if 0 <= self.cursor_row < len(self.shown):
             return self.shown[self.cursor_row]
         return None
-
-
-def _right(cells: tuple[Text, ...]) -> tuple[Text, ...]:
-    for c, t in zip(COLUMNS, cells):
-        if c.key in RIGHT:
-            t.justify = "right"
-    return cells

@@ -1,0 +1,227 @@
+"""Send the terminal only the cells that changed (what curses does; Textual does not).
+
+Textual repaints whole widget regions and writes every segment as ``CUP + full SGR + text +
+reset``. Over SSH that is ~20× the bytes of nvitop (DESIGN.md §4). :class:`ScreenDiffer` sits
+between Textual and the terminal: it keeps a model of what the terminal shows, and for each write
+emits only the cells whose character or style differ, with a cursor move only where the next
+changed cell is not where the cursor already is, and an SGR only where the style changes.
+
+Anything it does not understand is passed through unchanged and, if it may alter the screen,
+makes the model forget what it knew (the next frame is then sent in full). Set
+``FTMLLM_TERM_DIFF=0`` to bypass it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.cells import get_character_cell_size
+
+_TOKEN = re.compile(
+    r"\x1b\[([0-9;:?<=>]*)([ -/]*)([@-~])"  # CSI: params, intermediates, final
+    r"|\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\)"  # OSC ... BEL/ST
+    r"|\x1bP.*?\x1b\\"  # DCS ... ST
+    r"|\x1b[^\[\]P]"  # other two-byte escapes
+    r"|\r|\n"
+    r"|[^\x1b\r\n]+",
+    re.S,
+)
+
+_UNKNOWN = None  # a model cell we know nothing about: always repaint it
+
+
+class ScreenDiffer:
+    def __init__(self) -> None:
+        self._rows: list[list[tuple[str, str] | None]] = []
+        # virtual state: where Textual thinks the cursor is, with which style
+        self._vx = self._vy = 0
+        self._vsgr = ""
+        self._vlink = ""
+        # real state: what the terminal has; None = unknown
+        self._rx: int | None = None
+        self._ry: int | None = None
+        self._rsgr: str | None = None
+        self._rlink = ""
+        self._pending = ""  # an escape sequence cut at the end of the previous write
+        self.width: int | None = None  # terminal width, so a write in the last column is handled
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def invalidate(self) -> None:
+        """Forget the screen (resize, alt-screen switch, resume after suspend)."""
+        self._rows = []
+        self._rx = self._ry = None
+        self._rsgr = None
+
+    # -- model -----------------------------------------------------------------------------------
+    def _row(self, y: int) -> list[tuple[str, str] | None]:
+        rows = self._rows
+        while len(rows) <= y:
+            rows.append([])
+        return rows[y]
+
+    def _forget_from(self, y: int, x: int, whole_screen_below: bool) -> None:
+        if y < len(self._rows):
+            row = self._rows[y]
+            del row[x:]
+            if whole_screen_below:
+                del self._rows[y + 1:]
+
+    # -- output ----------------------------------------------------------------------------------
+    def process(self, data: str) -> str:
+        self.bytes_in += len(data)
+        if self._pending:
+            data, self._pending = self._pending + data, ""
+        out: list[str] = []
+        emit = out.append
+        pos = 0
+        for m in _TOKEN.finditer(data):
+            if m.start() != pos:  # a lone ESC or similar: pass it through as it is
+                emit(data[pos:m.start()])
+            pos = m.end()
+            tok = m.group(0)
+            c0 = tok[0]
+            if c0 != "\x1b" and c0 not in "\r\n":
+                self._text(tok, emit)
+                continue
+            if c0 == "\r":
+                self._vx = 0
+                continue
+            if c0 == "\n":
+                self._vy += 1
+                continue
+            final = m.group(3)
+            if final is not None:
+                params, inter = m.group(1), m.group(2)
+                private = params[:1] in ("?", "<", "=", ">")
+                if final == "m" and not inter and not private:
+                    self._sgr(params)
+                elif final in "Hf" and not inter and not private:
+                    parts = params.split(";") if params else []
+                    y = int(parts[0]) if parts and parts[0] else 1
+                    x = int(parts[1]) if len(parts) > 1 and parts[1] else 1
+                    self._vy, self._vx = max(0, y - 1), max(0, x - 1)
+                elif final in "ABCDG" and not private and not inter:
+                    n = int(params) if params.isdigit() else 1
+                    if final == "A":
+                        self._vy = max(0, self._vy - n)
+                    elif final == "B":
+                        self._vy += n
+                    elif final == "C":
+                        self._vx += n
+                    elif final == "D":
+                        self._vx = max(0, self._vx - n)
+                    else:
+                        self._vx = max(0, n - 1)
+                elif final in "JK" and not private:
+                    self._sync_cursor(emit)
+                    self._sync_style(emit)
+                    emit(tok)
+                    mode = params or "0"
+                    if final == "K":
+                        if mode == "0":
+                            self._forget_from(self._vy, self._vx, False)
+                        else:
+                            self.invalidate_row(self._vy)
+                    elif mode == "0":
+                        self._forget_from(self._vy, self._vx, True)
+                    else:
+                        self.invalidate()
+                elif private and final in "hl" and ("1049" in params or "47" in params.split(";")):
+                    emit(tok)
+                    self.invalidate()
+                elif private or final in "nctu" or (final == "q" and inter):
+                    emit(tok)  # modes, queries, cursor shape: no effect on cells
+                else:  # scrolling, insert/delete, anything else: pass and forget
+                    self._sync_cursor(emit)
+                    emit(tok)
+                    self.invalidate()
+                continue
+            osc = m.group(4)
+            if osc is not None:
+                if osc.startswith("8;"):
+                    self._vlink = "" if osc.endswith(";") else tok
+                else:
+                    emit(tok)
+                continue
+            emit(tok)  # DCS and other escapes: pass through
+            if tok in ("\x1bc",):  # full reset
+                self.invalidate()
+        if pos < len(data):
+            rest = data[pos:]
+            if len(rest) < 64 and rest.startswith("\x1b"):
+                self._pending = rest  # wait for the rest of the sequence
+            else:
+                emit(rest)
+        if out:
+            # leave the cursor where Textual left it (caret of an input) and the style reset
+            self._sync_cursor(emit)
+            if self._rsgr:
+                emit("\x1b[0m")
+                self._rsgr = ""
+            if self._rlink:
+                emit("\x1b]8;;\x1b\\")
+                self._rlink = ""
+        elif (self._rx, self._ry) != (self._vx, self._vy):
+            self._sync_cursor(emit)
+        result = "".join(out)
+        self.bytes_out += len(result)
+        return result
+
+    def invalidate_row(self, y: int) -> None:
+        if y < len(self._rows):
+            self._rows[y] = []
+
+    def _sgr(self, params: str) -> None:
+        if params in ("", "0"):
+            self._vsgr = ""
+        elif params.startswith("0;"):
+            self._vsgr = params[2:]
+        else:
+            self._vsgr = f"{self._vsgr};{params}" if self._vsgr else params
+
+    def _sync_cursor(self, emit) -> None:
+        if self._rx != self._vx or self._ry != self._vy:
+            emit(f"\x1b[{self._vy + 1};{self._vx + 1}H")
+            self._rx, self._ry = self._vx, self._vy
+
+    def _sync_style(self, emit) -> None:
+        if self._rsgr != self._vsgr:
+            emit(f"\x1b[0;{self._vsgr}m" if self._vsgr else "\x1b[0m")
+            self._rsgr = self._vsgr
+        if self._rlink != self._vlink:
+            emit(self._vlink or "\x1b]8;;\x1b\\")
+            self._rlink = self._vlink
+
+    def _text(self, text: str, emit) -> None:
+        row = self._row(self._vy)
+        key = self._vsgr if not self._vlink else f"{self._vsgr}|{self._vlink}"
+        for ch in text:
+            w = get_character_cell_size(ch)
+            x = self._vx
+            if w == 0:  # combining mark: belongs to the previous cell; repaint that cell
+                if x > 0 and x - 1 < len(row) and row[x - 1] is not None:
+                    prev = row[x - 1]
+                    row[x - 1] = (prev[0] + ch, prev[1])
+                    self._vx = x - 1
+                    self._sync_cursor(emit)
+                    self._sync_style(emit)
+                    emit(row[x - 1][0])
+                    self._vx = x
+                    self._rx = x
+                continue
+            cell = (ch, key)
+            if x < len(row) and row[x] == cell and (w == 1 or (x + 1 < len(row) and row[x + 1] == ("", key))):
+                self._vx = x + w
+                continue
+            while len(row) < x + w:
+                row.append(_UNKNOWN)
+            row[x] = cell
+            if w == 2:
+                row[x + 1] = ("", key)
+            self._sync_cursor(emit)
+            self._sync_style(emit)
+            emit(ch)
+            self._vx = x + w
+            # in the last column the terminal holds a pending wrap: position unknown until a CUP
+            self._rx = x + w if self.width is None or x + w < self.width else None
