@@ -110,7 +110,7 @@ class NvmlReader:
 
     def _procs(self, h: Any, kind: str) -> list[dict[str, Any]]:
         """Running processes, newest struct first: v3 -> v2 -> v1 (older drivers lack v3)."""
-        base = f"nvmlDevice{kind}RunningProcesses"
+        base = f"nvmlDeviceGet{kind}RunningProcesses"
         names = (f"{base}_v3", f"{base}_v2", base)
         for k in range(self._variant_idx.get(kind, 0), len(names)):
             fn = getattr(self.nv, names[k], None)

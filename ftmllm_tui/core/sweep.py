@@ -12,6 +12,7 @@ Every device field may be missing or ``{"error": "NVMLError_...: ..."}``; a devi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,13 +63,13 @@ def _as_int(v: Any) -> int | None:
         return int(v)
     if isinstance(v, int):
         return v
-    if isinstance(v, float) and v == v:
+    if isinstance(v, float) and math.isfinite(v):
         return int(v)
     return None
 
 
 def _as_float(v: Any) -> float | None:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
         return float(v)
     return None
 
