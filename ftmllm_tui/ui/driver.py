@@ -27,7 +27,7 @@ class DiffingDriver(LinuxDriver):
         if size != self._last_size:
             self._last_size = size
             self.differ.invalidate()
-            self.differ.width = size[0]
+            self.differ.width, self.differ.height = size
         return size
 
     def write(self, data: str) -> None:

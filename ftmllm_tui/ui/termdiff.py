@@ -27,6 +27,11 @@ _TOKEN = re.compile(
     re.S,
 )
 
+_ESCAPE = re.compile(
+    r"\x1b\[[0-9;:?<=>]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1bP.*?\x1b\\|\x1b[^\[\]P]",
+    re.S,
+)
+
 _UNKNOWN = None  # a model cell we know nothing about: always repaint it
 
 
@@ -44,6 +49,8 @@ class ScreenDiffer:
         self._rlink = ""
         self._pending = ""  # an escape sequence cut at the end of the previous write
         self.width: int | None = None  # terminal width, so a write in the last column is handled
+        self.height: int | None = None
+        self._cursor_visible = True
         self.bytes_in = 0
         self.bytes_out = 0
 
@@ -72,6 +79,9 @@ class ScreenDiffer:
         self.bytes_in += len(data)
         if self._pending:
             data, self._pending = self._pending + data, ""
+        cut = data.rfind("\x1b")
+        if cut >= 0 and len(data) - cut < 64 and _ESCAPE.match(data, cut) is None:
+            data, self._pending = data[:cut], data[cut:]  # wait for the rest of the sequence
         out: list[str] = []
         emit = out.append
         pos = 0
@@ -88,6 +98,11 @@ class ScreenDiffer:
                 self._vx = 0
                 continue
             if c0 == "\n":
+                if self.height is not None and self._vy >= self.height - 1:
+                    self._sync_cursor(emit)  # a line feed on the last row scrolls the screen
+                    emit("\n")
+                    self.invalidate()
+                    continue
                 self._vy += 1
                 continue
             final = m.group(3)
@@ -132,6 +147,8 @@ class ScreenDiffer:
                     self.invalidate()
                 elif private or final in "nctu" or (final == "q" and inter):
                     emit(tok)  # modes, queries, cursor shape: no effect on cells
+                    if params == "?25" and final in "hl":
+                        self._cursor_visible = final == "h"
                 else:  # scrolling, insert/delete, anything else: pass and forget
                     self._sync_cursor(emit)
                     emit(tok)
@@ -148,21 +165,18 @@ class ScreenDiffer:
             if tok in ("\x1bc",):  # full reset
                 self.invalidate()
         if pos < len(data):
-            rest = data[pos:]
-            if len(rest) < 64 and rest.startswith("\x1b"):
-                self._pending = rest  # wait for the rest of the sequence
-            else:
-                emit(rest)
+            emit(data[pos:])
         if out:
-            # leave the cursor where Textual left it (caret of an input) and the style reset
-            self._sync_cursor(emit)
+            # leave the cursor where Textual left it (the caret of an input) when it is visible
+            if self._cursor_visible:
+                self._sync_cursor(emit)
             if self._rsgr:
                 emit("\x1b[0m")
                 self._rsgr = ""
             if self._rlink:
                 emit("\x1b]8;;\x1b\\")
                 self._rlink = ""
-        elif (self._rx, self._ry) != (self._vx, self._vy):
+        elif self._cursor_visible and (self._rx, self._ry) != (self._vx, self._vy):
             self._sync_cursor(emit)
         result = "".join(out)
         self.bytes_out += len(result)

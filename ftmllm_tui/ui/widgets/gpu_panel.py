@@ -99,12 +99,14 @@ class GpuRow(Horizontal):
 
     def on_mount(self) -> None:
         if self._pending:
-            self.show(*self._pending)
+            self._apply(*self._pending)
 
     def show(self, snapshot: Snapshot, g: GpuReading, history: GpuHistory, window_s: int) -> None:
         self._pending = (snapshot, g, history, window_s)
-        if not self.is_mounted:
-            return
+        if self.is_mounted:
+            self._apply(snapshot, g, history, window_s)
+
+    def _apply(self, snapshot: Snapshot, g: GpuReading, history: GpuHistory, window_s: int) -> None:
         q = self.query_one
         free = is_free(g)
         q(".idx", Cell).show(index_text(g, free))
@@ -164,12 +166,14 @@ class GpuCard(Vertical):
 
     def on_mount(self) -> None:
         if self._pending:
-            self.show(*self._pending)
+            self._apply(*self._pending)
 
     def show(self, snapshot: Snapshot, g: GpuReading, history: GpuHistory, window_s: int) -> None:
         self._pending = (snapshot, g, history, window_s)
-        if not self.is_mounted:
-            return
+        if self.is_mounted:
+            self._apply(snapshot, g, history, window_s)
+
+    def _apply(self, snapshot: Snapshot, g: GpuReading, history: GpuHistory, window_s: int) -> None:
         q = self.query_one
         free = is_free(g)
         title = f"GPU {g.index} · {g.name or '?'}"

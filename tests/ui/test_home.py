@@ -1,0 +1,193 @@
+"""The home view with the Pilot: sorting, filtering, mine-only, tree, window, refresh, help."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Input
+
+from ftmllm_tui.ui.app import FtmApp, SnapshotReady
+from ftmllm_tui.ui.screens.help import HelpScreen
+from ftmllm_tui.ui.screens.home import HomeScreen
+from ftmllm_tui.ui.widgets.cell import Cell, Spark
+from ftmllm_tui.ui.widgets.gpu_panel import GpuCard, GpuRow
+from ftmllm_tui.ui.widgets.process_table import ProcessTable
+
+from .conftest import DATA, feed, make_app
+
+
+def order(app) -> list:
+    return [e.row.pid if e.row else ("L", e.launcher_pid) for e in app.screen.query_one(ProcessTable).shown]
+
+
+def table_rows(app) -> int:
+    return app.screen.query_one(ProcessTable).row_count
+
+
+async def test_shows_gpus_processes_and_users(clock):
+    app = make_app(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(app, pilot, clock)
+        screen = app.screen
+        assert isinstance(screen, HomeScreen)
+        assert len(screen.query(GpuRow)) == 2
+        assert table_rows(app) == 3
+        users = screen.query_one("#users .users", Cell).text.plain
+        assert "root" in users and "alice" in users
+        title = screen.query_one("#title .badges", Cell).text.plain
+        assert "REPLAY" in title
+        assert "REPLAY" in screen.query_one("#procbar", Cell).text.plain
+
+
+async def test_sort_keys_and_header_click(clock):
+    app = make_app(clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await feed(app, pilot, clock)
+        assert order(app) == [586, 662, 663]
+        await pilot.press("s")  # PID
+        assert order(app) == [586, 662, 663]
+        await pilot.press("S")  # reversed
+        assert order(app) == [663, 662, 586]
+        table = app.screen.query_one(ProcessTable)
+        # click the SM% header: biggest first
+        x = sum(c.get_render_width(table) for c in list(table.columns.values())[:4]) + 1
+        await pilot.click(ProcessTable, offset=(x, 0))
+        await pilot.pause()
+        assert table.options.sort == "sm"
+        assert order(app) == [663, 662, 586]
+        await pilot.click(ProcessTable, offset=(x, 0))  # again: reversed
+        await pilot.pause()
+        assert order(app) == [586, 662, 663]
+
+
+async def test_filter_mine_tree(clock):
+    app = make_app(clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await feed(app, pilot, clock)
+        await pilot.press("slash")
+        assert app.focused is app.screen.query_one("#filter", Input)
+        await pilot.press(*"alice")
+        assert order(app) == [586]
+        await pilot.press("enter")
+        assert isinstance(app.focused, ProcessTable)
+        assert order(app) == [586]  # the filter stays after Enter
+        assert "alice" in app.screen.query_one("#procbar", Cell).text.plain
+        await pilot.press("escape")
+        assert order(app) == [586, 662, 663]
+        await pilot.press("m")
+        assert order(app) == [662, 663]
+        await pilot.press("m", "t")
+        assert order(app) == [("L", 584), 586, ("L", 583), 662, 663]
+        assert table_rows(app) == 5
+        # the table stays in step with new samples while filtered and in tree view
+        await feed(app, pilot, clock, 3)
+        assert table_rows(app) == 5
+
+
+async def test_window_and_refresh_interval(clock):
+    app = make_app(clock, samples=30)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(app, pilot, clock)
+        spark = app.screen.query(GpuRow).first().query_one(Spark)
+        before = spark._text.plain
+        assert app.window_min == 5
+        await pilot.press("w")
+        assert app.window_min == 15
+        await pilot.press("w", "w")
+        assert app.window_min == 1
+        await pilot.pause()
+        after = spark._text.plain
+        assert len(after) == spark.size.width and after != before  # 1 min spreads 30 s over more columns
+        assert app.interval == 1.0
+        await pilot.press("plus")
+        assert app.interval == 0.5
+        await pilot.press("minus", "minus", "minus")
+        assert app.interval == 3.0
+
+
+async def test_live_worker_posts_snapshots(clock):
+    app = make_app(clock, autostart=True)
+    app.interval = 0.5
+    seen = []
+    async with app.run_test(size=(80, 24), message_hook=lambda m: seen.append(m)) as pilot:
+        for _ in range(60):
+            await asyncio.sleep(0.05)
+            if app.samples >= 2:
+                break
+        assert app.samples >= 2
+        assert any(isinstance(m, SnapshotReady) for m in seen)
+        assert table_rows(app) == 3
+
+
+async def test_a_failing_sampler_is_reported_and_retried(clock):
+    app = make_app(clock, autostart=True)
+
+    calls = []
+
+    def boom():
+        calls.append(1)
+        raise OSError("NVML went away")
+
+    app.sampler.sample = boom
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            if app._failures:
+                break
+        await pilot.pause()
+        assert app._failures >= 1 and app.is_running
+        assert any("NVML went away" in str(n.message) for n in app._notifications)
+
+
+async def test_help_lists_the_bindings_and_closes(clock):
+    app = make_app(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(app, pilot, clock)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = app.export_screenshot()
+        for word in ("Filter", "Mine", "Tree", "Sort", "Window"):
+            assert word.lower() in text.lower()
+        await pilot.press("escape")
+        assert isinstance(app.screen, HomeScreen)
+
+
+async def test_every_action_is_in_the_command_palette(clock):
+    app = make_app(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(app, pilot, clock)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for t in ("Filter processes", "Toggle mine only", "Toggle tree view", "Sort by next column",
+                  "Cycle history window", "Refresh faster", "Refresh slower", "Cycle GPU layout", "Help"):
+            assert t in titles
+
+
+async def test_eight_gpus_fit_in_80x24(clock):
+    app = make_app(clock, DATA / "h200x8_synth.jsonl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(app, pilot, clock)
+        rows = list(app.screen.query(GpuRow))
+        assert len(rows) == 8
+        assert all(r.region.bottom <= 24 and r.region.height == 1 for r in rows)
+        assert rows[2].has_class("-error")  # the lost GPU says so on its row
+        table = app.screen.query_one(ProcessTable)
+        assert table.region.height >= 4  # and the process table still shows rows
+
+
+async def test_cards_on_a_large_terminal(clock):
+    app = make_app(clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await feed(app, pilot, clock)
+        cards = list(app.screen.query(GpuCard))
+        assert len(cards) == 2 and cards[0].region.y == cards[1].region.y  # side by side
+        await pilot.press("v")  # auto -> compact
+        await pilot.pause()
+        assert len(app.screen.query(GpuRow)) == 2 and not app.screen.query(GpuCard)
+
+
+async def test_no_driver_banner(clock):
+    app = make_app(clock, banner="No NVIDIA driver found (libnvidia-ml.so is not installed)")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(app, pilot, clock)
+        banner = app.screen.query_one("#banner", Cell)
+        assert banner.display and "No NVIDIA driver" in banner.text.plain

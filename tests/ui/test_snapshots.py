@@ -1,0 +1,46 @@
+"""SVG snapshots with deterministic data (replay, fixed clock, UTC). Update with --snapshot-update."""
+
+from __future__ import annotations
+
+from .conftest import DATA, make_app
+from tests.conftest import FakeClock
+
+BANNER = ("No NVIDIA driver found (libnvidia-ml.so is not installed). Showing a REPLAY of a real "
+          "2×H200 recording; --replay FILE replays another.")
+
+
+def _before(app, clock, keys=()):
+    async def run(pilot):
+        for _ in range(app._preload):
+            app.ingest(app.sampler.sample())
+            clock.tick(1.0)
+        await pilot.pause()
+        for k in keys:
+            await pilot.press(k)
+        await pilot.pause()
+    return run
+
+
+def test_home_80x24_no_driver(snap_compare):
+    clock = FakeClock()
+    app = make_app(clock, samples=40, banner=BANNER)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_before(app, clock))
+
+
+def test_home_80x24_eight_gpus_tree(snap_compare):
+    clock = FakeClock()
+    app = make_app(clock, DATA / "h200x8_synth.jsonl", samples=40)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_before(app, clock, ("t",)))
+
+
+def test_home_200x50_cards(snap_compare):
+    clock = FakeClock()
+    app = make_app(clock, samples=200)
+    assert snap_compare(app, terminal_size=(200, 50), run_before=_before(app, clock))
+
+
+def test_home_120x40_filtered_sorted(snap_compare):
+    clock = FakeClock()
+    app = make_app(clock, DATA / "h200x8_synth.jsonl", samples=90)
+    keys = ("slash", *"root", "enter", "s", "s", "s", "s")  # filter root, sort by SM%
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_before(app, clock, keys))
