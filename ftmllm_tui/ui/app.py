@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
-from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 
+from ..core.background import BackgroundCaller
 from ..core.proctable import ViewOptions
 from ..core.history import WINDOWS_MIN, GpuHistory
 from ..core.samplers import Sampler
@@ -71,6 +70,7 @@ class FtmApp(App):
         self.snapshot: Snapshot | None = None
         self.samples = 0
         self._timer: Timer | None = None
+        self._caller: BackgroundCaller | None = None
         self._failures = 0
 
     @property
@@ -85,20 +85,16 @@ class FtmApp(App):
         if self.autostart:
             self.kick()
 
-    # -- sampling loop: one sample per worker, re-armed with a timer, so samples never overlap ----
+    # -- sampling loop: one sample at a time in a daemon thread, re-armed with a timer ------------
     def kick(self) -> None:
         self._timer = None
-        self._sample()
-
-    @work(thread=True, exclusive=True, group="sampler", exit_on_error=False)
-    def _sample(self) -> None:
-        t0 = time.monotonic()
-        try:
-            snap = self.sampler.sample()
-        except Exception as e:  # a sampler error is reported, never a crash
-            self.post_message(SampleFailed(f"{type(e).__name__}: {e}"))
-            return
-        self.post_message(SnapshotReady(snap, time.monotonic() - t0))
+        if self._caller is None:
+            self._caller = BackgroundCaller(
+                lambda: self.sampler.sample(),
+                lambda snap, took: self.post_message(SnapshotReady(snap, took)),
+                lambda e: self.post_message(SampleFailed(f"{type(e).__name__}: {e}")),
+            )
+        self._caller.request()
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         self._failures = 0
@@ -180,7 +176,11 @@ class FtmApp(App):
     def on_unmount(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        try:
-            self.sampler.close()
-        except Exception:
-            pass
+        busy = self._caller is not None and self._caller.busy
+        if self._caller is not None:
+            self._caller.stop()
+        if not busy:  # never shut NVML down under a call still running in the sampler thread
+            try:
+                self.sampler.close()
+            except Exception:
+                pass

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from rich.cells import get_character_cell_size
+from rich.cells import cell_len, get_character_cell_size
 
 _TOKEN = re.compile(
     r"\x1b\[([0-9;:?<=>]*)([ -/]*)([@-~])"  # CSI: params, intermediates, final
@@ -37,7 +37,7 @@ _UNKNOWN = None  # a model cell we know nothing about: always repaint it
 
 class ScreenDiffer:
     def __init__(self) -> None:
-        self._rows: list[list[tuple[str, str] | None]] = []
+        self._rows: list[tuple[list[str | None], list[str | None]]] = []
         # virtual state: where Textual thinks the cursor is, with which style
         self._vx = self._vy = 0
         self._vsgr = ""
@@ -60,17 +60,17 @@ class ScreenDiffer:
         self._rx = self._ry = None
         self._rsgr = None
 
-    # -- model -----------------------------------------------------------------------------------
-    def _row(self, y: int) -> list[tuple[str, str] | None]:
+    # -- model: per row, a list of characters and a parallel list of style keys ------------------
+    def _row(self, y: int) -> tuple[list[str | None], list[str | None]]:
         rows = self._rows
         while len(rows) <= y:
-            rows.append([])
+            rows.append(([], []))
         return rows[y]
 
     def _forget_from(self, y: int, x: int, whole_screen_below: bool) -> None:
         if y < len(self._rows):
-            row = self._rows[y]
-            del row[x:]
+            chars, styles = self._rows[y]
+            del chars[x:], styles[x:]
             if whole_screen_below:
                 del self._rows[y + 1:]
 
@@ -184,7 +184,7 @@ class ScreenDiffer:
 
     def invalidate_row(self, y: int) -> None:
         if y < len(self._rows):
-            self._rows[y] = []
+            self._rows[y] = ([], [])
 
     def _sgr(self, params: str) -> None:
         if params in ("", "0"):
@@ -207,35 +207,91 @@ class ScreenDiffer:
             emit(self._vlink or "\x1b]8;;\x1b\\")
             self._rlink = self._vlink
 
+    def _put(self, x: int, text: str, emit) -> None:
+        """Write ``text`` (single-width characters) at column ``x`` of the current row."""
+        self._vx = x
+        self._sync_cursor(emit)
+        self._sync_style(emit)
+        emit(text)
+        end = x + len(text)
+        self._vx = end
+        # in the last column the terminal holds a pending wrap: position unknown until a CUP
+        self._rx = end if self.width is None or end < self.width else None
+
     def _text(self, text: str, emit) -> None:
-        row = self._row(self._vy)
+        chars, styles = self._row(self._vy)
         key = self._vsgr if not self._vlink else f"{self._vsgr}|{self._vlink}"
+        x0 = self._vx
+        n = len(text)
+        if not (text.isascii() or cell_len(text) == n):
+            self._text_wide(text, key, chars, styles, emit)
+            return
+        end = x0 + n
+        if len(chars) < end:
+            chars.extend([None] * (end - len(chars)))
+            styles.extend([None] * (end - len(styles)))
+        new = list(text)
+        keys = [key] * n
+        if chars[x0:end] == new and styles[x0:end] == keys:
+            self._vx = end  # nothing changed: send nothing
+            return
+        # overwriting half of a wide character blanks its other half on the terminal
+        if x0 > 0 and chars[x0] == "":
+            chars[x0 - 1] = None
+        if end < len(chars) and chars[end] == "":
+            chars[end] = None
+        # send the changed spans; gaps of a few unchanged cells are resent (cheaper than a CUP)
+        i = 0
+        while i < n:
+            if chars[x0 + i] == new[i] and styles[x0 + i] == key:
+                i += 1
+                continue
+            j = i + 1
+            last = i
+            while j < n:
+                if chars[x0 + j] != new[j] or styles[x0 + j] != key:
+                    last = j
+                elif j - last > 4:
+                    break
+                j += 1
+            self._put(x0 + i, text[i:last + 1], emit)
+            i = last + 1
+        chars[x0:end] = new
+        styles[x0:end] = keys
+        self._vx = end
+
+    def _text_wide(self, text: str, key: str, chars: list, styles: list, emit) -> None:
         for ch in text:
             w = get_character_cell_size(ch)
             x = self._vx
             if w == 0:  # combining mark: belongs to the previous cell; repaint that cell
-                if x > 0 and x - 1 < len(row) and row[x - 1] is not None:
-                    prev = row[x - 1]
-                    row[x - 1] = (prev[0] + ch, prev[1])
+                if x > 0 and x - 1 < len(chars) and chars[x - 1] is not None:
+                    chars[x - 1] = (chars[x - 1] or "") + ch
                     self._vx = x - 1
                     self._sync_cursor(emit)
                     self._sync_style(emit)
-                    emit(row[x - 1][0])
+                    emit(chars[x - 1])
                     self._vx = x
                     self._rx = x
                 continue
-            cell = (ch, key)
-            if x < len(row) and row[x] == cell and (w == 1 or (x + 1 < len(row) and row[x + 1] == ("", key))):
+            if len(chars) < x + w:
+                chars.extend([None] * (x + w - len(chars)))
+                styles.extend([None] * (x + w - len(styles)))
+            same = chars[x] == ch and styles[x] == key
+            if w == 2:
+                same = same and chars[x + 1] == "" and styles[x + 1] == key
+            if same:
                 self._vx = x + w
                 continue
-            while len(row) < x + w:
-                row.append(_UNKNOWN)
-            row[x] = cell
+            if x > 0 and chars[x] == "":
+                chars[x - 1] = None
+            if x + w < len(chars) and chars[x + w] == "":
+                chars[x + w] = None
+            chars[x], styles[x] = ch, key
             if w == 2:
-                row[x + 1] = ("", key)
+                chars[x + 1], styles[x + 1] = "", key
             self._sync_cursor(emit)
             self._sync_style(emit)
             emit(ch)
             self._vx = x + w
-            # in the last column the terminal holds a pending wrap: position unknown until a CUP
             self._rx = x + w if self.width is None or x + w < self.width else None

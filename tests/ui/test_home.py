@@ -50,7 +50,7 @@ async def test_sort_keys_and_header_click(clock):
         assert order(app) == [663, 662, 586]
         table = app.screen.query_one(ProcessTable)
         # click the SM% header: biggest first
-        x = sum(c.get_render_width(table) for c in list(table.columns.values())[:4]) + 1
+        x = sum(c.width + 1 for c in table.cols[:4]) + 1
         await pilot.click(ProcessTable, offset=(x, 0))
         await pilot.pause()
         assert table.options.sort == "sm"
@@ -191,3 +191,24 @@ async def test_no_driver_banner(clock):
         await feed(app, pilot, clock)
         banner = app.screen.query_one("#banner", Cell)
         assert banner.display and "No NVIDIA driver" in banner.text.plain
+
+
+async def test_quit_mid_sample_is_fast(clock):
+    """A sample in flight (NVML can take ~100 ms; here 1.5 s) must not hold up quitting."""
+    import time as _time
+
+    app = make_app(clock, autostart=True)
+    real = app.sampler.sample
+    started = asyncio.Event()
+
+    def slow():
+        app.call_from_thread(started.set)
+        _time.sleep(1.5)
+        return real()
+
+    app.sampler.sample = slow
+    async with app.run_test(size=(80, 24)) as pilot:
+        await asyncio.wait_for(started.wait(), 5)
+        t0 = _time.monotonic()
+        await pilot.press("q")
+    assert _time.monotonic() - t0 < 1.0

@@ -87,7 +87,7 @@ def frames(draw, w=30, h=8):
     return "".join(parts)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=int(__import__("os").environ.get("TERMDIFF_EXAMPLES", "300")), deadline=None)
 @given(st.lists(frames(), min_size=1, max_size=8))
 def test_random_frames_render_identically(writes):
     pair = Pair(30, 8)

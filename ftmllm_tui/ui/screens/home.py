@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 
 from ...core.history import GpuHistory
 from ...core.proctable import COLUMN_KEYS, ViewOptions, column
@@ -21,6 +21,7 @@ from ..palette import PALETTE
 from ..widgets.cell import Cell
 from ..widgets.gpu_panel import GpuPanel
 from ..widgets.lines import HostLine, TitleBar, UsersLine
+from ..widgets.fast_table import FastTable
 from ..widgets.process_table import ProcessTable
 
 LAYOUTS = ("auto", "compact", "cards")
@@ -167,9 +168,9 @@ class HomeScreen(Screen):
         else:
             self._set_options(sort=key, reverse=False)
 
-    @on(DataTable.HeaderSelected)
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        self.sort_by(str(event.column_key.value))
+    @on(FastTable.HeaderClicked)
+    def _header_clicked(self, event: FastTable.HeaderClicked) -> None:
+        self.sort_by(event.column)
 
     def action_filter(self) -> None:
         f = self.query_one("#filter", Input)

@@ -1,0 +1,100 @@
+"""Sampling cost per refresh: everything one refresh does before the UI sees a snapshot.
+
+* ``replay``: ReplaySampler.sample() on the bundled real 2×H200 recording (parse + join).
+* ``live-recorded``: LiveSampler over recorded NVML answers (tests/fakenvml.py): our NVML reading
+  code, the psutil join and the parse, without NVML's own latency (there is no GPU here).
+* ``live``: LiveSampler on real NVML, when this machine has a GPU; with ``--peer`` also nvitop
+  1.7.2's ``Device.as_snapshot()`` for every device plus its processes' snapshots (DESIGN.md §4).
+
+Prints one JSON object per line: name, median_ms, p90_ms, max_ms, n.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def timed(fn, n: int, warmup: int = 3) -> dict:
+    for _ in range(warmup):
+        fn()
+    xs = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        xs.append((time.perf_counter() - t0) * 1000)
+    xs.sort()
+    return {"median_ms": round(statistics.median(xs), 3), "p90_ms": round(xs[int(0.9 * (n - 1))], 3),
+            "max_ms": round(xs[-1], 3), "n": n}
+
+
+def nvitop_snapshot_fn():
+    from nvitop import Device, GpuProcess
+
+    devices = Device.all()
+
+    def snap():
+        snaps = [d.as_snapshot() for d in devices]
+        procs = []
+        for d in devices:
+            ps = d.processes()
+            procs += GpuProcess.take_snapshots(ps.values(), failsafe=True)
+        return snaps, procs
+
+    return snap
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--peer", action="store_true", help="also time nvitop (GPU host only)")
+    a = ap.parse_args()
+
+    from ftmllm_tui.core.nvml import NvmlReader, NvmlUnavailable
+    from ftmllm_tui.core.samplers import LiveSampler, ReplaySampler, bundled_recording, load_recording
+
+    rows = []
+    rep = ReplaySampler(bundled_recording(), me="root")
+    rows.append({"name": "replay", **timed(rep.sample, a.n)})
+
+    from fakenvml import FakeNvml
+
+    rec = load_recording(bundled_recording())
+    fake = FakeNvml(list(rec.sweeps), rec.meta)
+    live_rec = LiveSampler(NvmlReader(fake), me="root")
+
+    def step():
+        live_rec.sample()
+        fake.advance()
+
+    rows.append({"name": "live-recorded", **timed(step, a.n)})
+
+    try:
+        live = LiveSampler(me="root")
+    except NvmlUnavailable as e:
+        rows.append({"name": "live", "skipped": str(e)})
+    else:
+        snap = live.sample()
+        info = {"gpus": len(snap.gpus), "processes": len(snap.processes)}
+        rows.append({"name": "live", **info, **timed(live.sample, a.n)})
+        if a.peer:
+            try:
+                fn = nvitop_snapshot_fn()
+            except Exception as e:  # nvitop missing
+                rows.append({"name": "nvitop", "skipped": f"{type(e).__name__}: {e}"})
+            else:
+                rows.append({"name": "nvitop", **info, **timed(fn, max(20, a.n // 4))})
+    for r in rows:
+        print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""`make bench`: every performance figure of the project in one table, with targets and peers.
+
+Writes the raw outputs to bench/results/<date>-<machine>/ and prints a Markdown table.
+Peers measured on this machine in the same run where they can run here; otherwise the peer figure
+recorded on the 2×H200 host (DESIGN.md §4, fixtures/nvml/peers_h200x2.jsonl) is shown and marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ptyrun import measure  # noqa: E402
+
+# nvitop 1.7.2 at idle under a pty, 1 s refresh, on the 2×H200 host (DESIGN.md §4)
+NVITOP_H200 = {
+    (120, 40): {"bytes_per_s": 945.4, "cpu_pct": 1.57, "rss_mb": 56.0, "first_s": 0.42},
+    (80, 24): {"bytes_per_s": 392.8, "cpu_pct": 1.34, "rss_mb": 55.8, "first_s": 0.31},
+}
+NVITOP_SNAPSHOT_MS_H200 = 104.6
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"{socket.gethostname()} ({os.cpu_count()} CPUs, {cpu})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=40.0, help="idle run length per size")
+    ap.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args()
+    today = dt.date.today().isoformat()
+    out = a.out or ROOT / "bench" / "results" / f"{today}-{socket.gethostname()}"
+    out.mkdir(parents=True, exist_ok=True)
+
+    sampling = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_sampling.py"), "--n", "300"],
+                              capture_output=True, text=True, check=True).stdout
+    (out / "sampling.jsonl").write_text(sampling)
+    samp = {r["name"]: r for r in map(json.loads, sampling.splitlines())}
+
+    idle = {}
+    exe = [sys.executable, "-m", "ftmllm_tui.cli", "--interval", "1"]
+    for size in ((120, 40), (80, 24)):
+        r = measure(exe, size[0], size[1], seconds=a.seconds, warmup=5, marker=b"Processes",
+                    env={"PYTHONPATH": str(ROOT)})
+        idle[size] = r
+    (out / "idle.jsonl").write_text("".join(json.dumps(r) + "\n" for r in idle.values()))
+
+    rows = []  # figure, ours, peer, ratio, target
+    live = samp.get("live", {})
+    if "median_ms" in live:
+        peer = samp.get("nvitop", {}).get("median_ms")
+        rows.append(("sampling per refresh, live NVML (median)", f"{live['median_ms']:.2f} ms",
+                     f"{peer:.1f} ms (nvitop)" if peer else "-",
+                     f"{live['median_ms'] / peer:.3f}×" if peer else "-", "≤ 10 ms, ≤ 0.1× nvitop"))
+    rows.append(("sampling per refresh, replay (median)", f"{samp['replay']['median_ms']:.3f} ms", "-", "-",
+                 "≤ 10 ms"))
+    rows.append(("sampling per refresh, our NVML code on recorded answers",
+                 f"{samp['live-recorded']['median_ms']:.3f} ms",
+                 f"{NVITOP_SNAPSHOT_MS_H200} ms (nvitop, 2×H200, recorded)", "-", "≤ 10 ms"))
+    for size, r in idle.items():
+        p = NVITOP_H200[size]
+        tag = f"{size[0]}×{size[1]}"
+        rows.append((f"idle bytes/s to the terminal {tag} (replay)", f"{r['bytes_per_s_steady']:.0f}",
+                     f"{p['bytes_per_s']:.0f} (nvitop, 2×H200, recorded)",
+                     f"{r['bytes_per_s_steady'] / p['bytes_per_s']:.2f}×", f"≤ {p['bytes_per_s']:.0f}"))
+        rows.append((f"idle CPU % of a core {tag} (replay)", f"{r['cpu_pct_steady']:.2f}",
+                     f"{p['cpu_pct']:.2f} (nvitop, 2×H200, recorded)",
+                     f"{r['cpu_pct_steady'] / p['cpu_pct']:.2f}×", f"≤ {p['cpu_pct']:.2f}"))
+        rows.append((f"peak RSS {tag}", f"{r['rss_peak_mb']:.0f} MB", f"{p['rss_mb']:.0f} MB (nvitop)",
+                     f"{r['rss_peak_mb'] / p['rss_mb']:.2f}×", "-"))
+        rows.append((f"time to first frame {tag}", f"{r['first_frame_s']:.2f} s",
+                     f"{p['first_s']:.2f} s (nvitop)", f"{r['first_frame_s'] / p['first_s']:.2f}×",
+                     f"≤ {p['first_s']:.2f} s"))
+        rows.append((f"quit after q {tag}", f"{r['quit_s']:.2f} s", "-", "-", "< 1 s"))
+
+    lines = [f"machine: {machine()}, date: {today}, python {platform.python_version()}", "",
+             "| figure | ours | peer | ratio | target |", "|---|---|---|---|---|"]
+    lines += [f"| {' | '.join(r)} |" for r in rows]
+    table = "\n".join(lines)
+    (out / "table.md").write_text(table + "\n")
+    print(table)
+    print(f"\nraw outputs: {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

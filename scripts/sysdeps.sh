@@ -1,0 +1,17 @@
+#!/bin/sh
+# System packages the tests need. Installs what is missing with apt-get (as root, or with sudo).
+set -e
+need=""
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
+[ -z "$need" ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "sysdeps: please install:$need (no apt-get here)" >&2
+    exit 1
+fi
+if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "sysdeps: please install:$need (needs root)" >&2
+    exit 1
+fi
+echo "sysdeps: installing$need"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
