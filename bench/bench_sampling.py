@@ -36,6 +36,54 @@ def timed(fn, n: int, warmup: int = 3) -> dict:
             "max_ms": round(xs[-1], 3), "n": n}
 
 
+class TimingNvml:
+    """Proxy of pynvml that adds up wall and CPU time per NVML function."""
+
+    def __init__(self, nv):
+        self._nv = nv
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def __getattr__(self, name):
+        attr = getattr(self._nv, name)
+        if not callable(attr) or not name.startswith("nvml") or isinstance(attr, type):
+            return attr
+
+        def timed_call(*a, **kw):
+            w0, c0 = time.perf_counter(), time.process_time()
+            try:
+                return attr(*a, **kw)
+            finally:
+                self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - w0
+                self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c0
+
+        timed_call.__name__ = name
+        return timed_call
+
+
+def breakdown(n: int) -> list[dict]:
+    import pynvml
+
+    from ftmllm_tui.core.nvml import NvmlReader
+
+    proxy = TimingNvml(pynvml)
+    reader = NvmlReader(proxy)
+    reader.read()
+    proxy.wall.clear(), proxy.cpu.clear()
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        reader.read()
+        time.sleep(0.02)
+    wall_total = (time.perf_counter() - w0 - 0.02 * n) * 1000 / n
+    cpu_total = (time.process_time() - c0) * 1000 / n
+    rows = [{"name": f"nvml:{k}", "wall_ms_per_read": round(v * 1000 / n, 4),
+             "cpu_ms_per_read": round(proxy.cpu[k] * 1000 / n, 4)}
+            for k, v in sorted(proxy.wall.items(), key=lambda kv: -kv[1])]
+    rows.append({"name": "nvml:read() total", "wall_ms_per_read": round(wall_total, 3),
+                 "cpu_ms_per_read": round(cpu_total, 3)})
+    return rows
+
+
 def nvitop_snapshot_fn():
     from nvitop import Device, GpuProcess
 
@@ -56,6 +104,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--peer", action="store_true", help="also time nvitop (GPU host only)")
+    ap.add_argument("--breakdown", action="store_true", help="per NVML call, wall and CPU (GPU host)")
     a = ap.parse_args()
 
     from ftmllm_tui.core.nvml import NvmlReader, NvmlUnavailable
@@ -85,6 +134,12 @@ def main() -> None:
         snap = live.sample()
         info = {"gpus": len(snap.gpus), "processes": len(snap.processes)}
         rows.append({"name": "live", **info, **timed(live.sample, a.n)})
+        c0 = time.process_time()
+        for _ in range(a.n):
+            live.sample()
+        rows.append({"name": "live CPU time per sample", "cpu_ms": round((time.process_time() - c0) * 1000 / a.n, 3)})
+        if a.breakdown:
+            rows += breakdown(a.n)
         if a.peer:
             try:
                 fn = nvitop_snapshot_fn()

@@ -69,6 +69,7 @@ class NvmlReader:
         self._slow_at: list[float] = [float("-inf")] * self.count
         self._mig_handles: list[list[Any]] = [[] for _ in range(self.count)]
         self._util_ts: list[int] = [0] * self.count
+        self._util_last: list[dict[int, dict[str, int]]] = [{} for _ in range(self.count)]
         self._variant: dict[str, Callable[..., Any] | None] = {}
         self._variant_idx: dict[str, int] = {}
 
@@ -241,30 +242,38 @@ class NvmlReader:
         field("graphics_procs", lambda: self._procs(h, "Graphics"))
         if self._mig_handles[i] and not lost:
             d["mig_devices"] = self._read_mig(i)
-        has_procs = any(isinstance(d.get(k), list) and d[k] for k in ("compute_procs", "graphics_procs"))
-        if has_procs and not lost:
-            field("proc_util", lambda: self._proc_util(i, h))
+        pids = {p["pid"] for k in ("compute_procs", "graphics_procs") if isinstance(d.get(k), list)
+                for p in d[k]}
+        if pids and not lost:
+            field("proc_util", lambda: self._proc_util(i, h, pids))
+        else:
+            self._util_last[i].clear()
         if lost:
             self._handles[i] = None  # ask for a fresh handle next time
             self._slow_at[i] = float("-inf")
             d["error"] = f"{type(lost[0]).__name__}: {lost[0]}"
         return d
 
-    def _proc_util(self, i: int, h: Any) -> list[dict[str, int]]:
+    def _proc_util(self, i: int, h: Any, pids: set[int]) -> list[dict[str, int]]:
+        """Latest SM% sample per process. NVML only returns samples newer than the timestamp we
+        pass; between two close refreshes there may be none, so the last one seen is kept."""
         nv = self.nv
+        last = self._util_last[i]
         try:
             samples = nv.nvmlDeviceGetProcessUtilization(h, self._util_ts[i])
         except nv.NVMLError as e:
-            if "NotFound" in type(e).__name__:  # no new sample since the last timestamp
-                return []
-            raise
-        out = []
+            if "NotFound" not in type(e).__name__:  # NotFound: no new sample since last time
+                raise
+            samples = []
         for s in samples:
-            out.append({"pid": int(s.pid), "sm": int(s.smUtil), "mem": int(s.memUtil),
-                        "ts": int(s.timeStamp)})
-        if out:
-            self._util_ts[i] = max(s["ts"] for s in out)
-        return out
+            pid, ts = int(s.pid), int(s.timeStamp)
+            if pid not in last or ts >= last[pid]["ts"]:
+                last[pid] = {"pid": pid, "sm": int(s.smUtil), "mem": int(s.memUtil), "ts": ts}
+            self._util_ts[i] = max(self._util_ts[i], ts)
+        for pid in list(last):
+            if pid not in pids:
+                del last[pid]
+        return [last[p] for p in sorted(last)]
 
     def read(self) -> dict[str, Any]:
         """One sweep of every GPU (no host data: see :class:`~.samplers.LiveSampler`)."""

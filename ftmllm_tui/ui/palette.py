@@ -13,6 +13,7 @@ class Palette:
         "#5fafff", "#ffaf5f", "#af87ff", "#5fd7af", "#ff87af",
         "#d7d75f", "#87d7ff", "#ff875f", "#87ff87", "#d787d7",
     )
+    accent: str = "#ffaf00"
     mine: str = "bold #5fd7ff"
     others: str = "#8a8a8a"
     free: str = "#5fd75f"

@@ -141,3 +141,29 @@ def test_live_sampler_joins_a_real_process(sweeps):
     finally:
         child.kill()
         child.wait()
+
+
+def test_sm_percent_is_kept_when_nvml_has_no_newer_sample(sweeps):
+    """Two refreshes close together: NVML answers NotFound for the second; SM% must not vanish."""
+    nv = FakeNvml(sweeps)
+    reader = NvmlReader(nv, clock=Clock())
+    first = reader.read()
+    second = reader.read()  # same sweep: no sample newer than the last timestamp
+    assert nv.calls["proc_util"] == 4
+    assert second["devices"][0]["proc_util"] == first["devices"][0]["proc_util"]
+    snap = build_snapshot(dict(second, host_procs=sweeps[0]["host_procs"]), source="nvml", me="root", now=0)
+    assert [p.sm_pct for p in snap.gpus[0].processes] == [30, 42]
+
+
+def test_sm_samples_of_exited_processes_are_dropped(sweeps):
+    nv = FakeNvml(sweeps)
+    reader = NvmlReader(nv, clock=Clock())
+    reader.read()
+    sweep = dict(sweeps[1])
+    dev0 = dict(sweep["devices"][0])
+    dev0["compute_procs"] = [p for p in dev0["compute_procs"] if p["pid"] == 662]
+    sweep["devices"] = [dev0, sweep["devices"][1]]
+    nv.sweeps = [sweep]
+    nv.i = 0
+    raw = reader.read()
+    assert [u["pid"] for u in raw["devices"][0]["proc_util"]] == [662]

@@ -9,7 +9,8 @@ from textual.widgets import Input
 from ftmllm_tui.ui.app import FtmApp, SnapshotReady
 from ftmllm_tui.ui.screens.help import HelpScreen
 from ftmllm_tui.ui.screens.home import HomeScreen
-from ftmllm_tui.ui.widgets.cell import Cell, Spark
+from ftmllm_tui.ui.widgets.cell import Cell
+from ftmllm_tui.ui.widgets.lines import TitleBar, UsersLine
 from ftmllm_tui.ui.widgets.gpu_panel import GpuCard, GpuRow
 from ftmllm_tui.ui.widgets.process_table import ProcessTable
 
@@ -32,9 +33,9 @@ async def test_shows_gpus_processes_and_users(clock):
         assert isinstance(screen, HomeScreen)
         assert len(screen.query(GpuRow)) == 2
         assert table_rows(app) == 3
-        users = screen.query_one("#users .users", Cell).text.plain
+        users = screen.query_one(UsersLine).text.plain
         assert "root" in users and "alice" in users
-        title = screen.query_one("#title .badges", Cell).text.plain
+        title = screen.query_one(TitleBar).text.plain
         assert "REPLAY" in title
         assert "REPLAY" in screen.query_one("#procbar", Cell).text.plain
 
@@ -88,16 +89,16 @@ async def test_window_and_refresh_interval(clock):
     app = make_app(clock, samples=30)
     async with app.run_test(size=(80, 24)) as pilot:
         await feed(app, pilot, clock)
-        spark = app.screen.query(GpuRow).first().query_one(Spark)
-        before = spark._text.plain
+        row = app.screen.query(GpuRow).first()
+        before = row.text.plain
         assert app.window_min == 5
         await pilot.press("w")
         assert app.window_min == 15
         await pilot.press("w", "w")
         assert app.window_min == 1
         await pilot.pause()
-        after = spark._text.plain
-        assert len(after) == spark.size.width and after != before  # 1 min spreads 30 s over more columns
+        after = row.text.plain
+        assert len(after) == row.size.width and after != before  # 1 min spreads 30 s over more columns
         assert app.interval == 1.0
         await pilot.press("plus")
         assert app.interval == 0.5
@@ -169,7 +170,7 @@ async def test_eight_gpus_fit_in_80x24(clock):
         rows = list(app.screen.query(GpuRow))
         assert len(rows) == 8
         assert all(r.region.bottom <= 24 and r.region.height == 1 for r in rows)
-        assert rows[2].has_class("-error")  # the lost GPU says so on its row
+        assert "unreadable: NVMLError_GpuIsLost" in rows[2].text.plain  # the lost GPU says so
         table = app.screen.query_one(ProcessTable)
         assert table.region.height >= 4  # and the process table still shows rows
 

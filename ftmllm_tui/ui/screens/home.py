@@ -57,9 +57,10 @@ class HomeScreen(Screen):
 
     DEFAULT_CSS = """
     HomeScreen { layout: vertical; }
-    #banner { height: auto; background: $warning 20%; color: $text; padding: 0 1; display: none; }
+    #banner { height: auto; width: 1fr; background: $warning 20%; color: $text; padding: 0 1;
+              display: none; }
     #banner.-shown { display: block; }
-    #procbar { height: 1; padding: 0 1; background: $panel; }
+    #procbar { height: 1; width: 1fr; padding: 0 1; background: $panel; }
     #filter { dock: bottom; display: none; height: 3; }
     #filter.-shown { display: block; }
     #gpus { height: auto; }

@@ -1,20 +1,20 @@
-"""Small text widgets that repaint only when what they show changes.
+"""Text widgets that repaint only when what they show changes.
 
-Over SSH every repainted cell costs bytes: a Static that is updated with the same text still
-repaints. ``Cell.show`` compares first, so an idle screen sends (almost) nothing.
+Each refresh of a widget costs a render in Textual's compositor, so a line of the home view is
+one widget that builds its whole line (for its current width), and it only asks for a repaint
+when the built text differs from what is on screen. The diffing driver then sends only the
+characters that changed.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.events import Resize
 from textual.widget import Widget
-
-from ...core.history import Ring
-from .bars import sparkline
 
 
 class Cell(Widget):
+    """Shows a Text; ``show`` repaints only on change."""
+
     DEFAULT_CSS = """
     Cell { height: 1; width: auto; }
     """
@@ -44,37 +44,40 @@ class Cell(Widget):
         return self._text
 
 
-class Spark(Widget):
-    """A sparkline of one history ring that fills its width."""
+class BuiltLine(Widget):
+    """A widget whose text is built for its width by :meth:`build` from data given to :meth:`set`."""
 
     DEFAULT_CSS = """
-    Spark { height: 1; width: 1fr; }
+    BuiltLine { height: 1; }
     """
 
-    def __init__(self, colour: str | None = None, **kw):
+    def __init__(self, **kw):
         super().__init__(**kw)
-        self._ring: Ring | None = None
-        self._now = 0.0
-        self._seconds = 300
-        self._colour = colour
+        self._data: tuple = ()
         self._text = Text()
 
-    def track(self, ring: Ring | None, now: float, seconds: int) -> None:
-        self._ring, self._now, self._seconds = ring, now, seconds
-        self._recompute()
+    @property
+    def text(self) -> Text:
+        return self._text
 
-    def _recompute(self) -> None:
-        width = self.size.width
-        if self._ring is None or width <= 0:
-            text = Text()
-        else:
-            text = sparkline(self._ring.window(self._now, self._seconds, width), colour=self._colour)
+    def set(self, *data) -> None:
+        self._data = data
+        self._rebuild()
+
+    def build(self, width: int, *data) -> Text:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _rebuild(self) -> None:
+        width = self.content_size.width
+        if width <= 0 or not self._data:
+            return
+        text = self.build(width, *self._data)
         if text != self._text:
             self._text = text
             self.refresh()
 
-    def on_resize(self, event: Resize) -> None:
-        self._recompute()
+    def on_resize(self) -> None:
+        self._rebuild()
 
     def render(self) -> Text:
         return self._text

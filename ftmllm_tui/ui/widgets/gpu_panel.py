@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widget import Widget
+from textual.containers import Vertical
 
 from ...core.history import GpuHistory
 from ...core.snapshot import GpuReading, Snapshot
 from ...core.summary import WORRYING_THROTTLE, is_free, memory_by_user, short_gpu_name, throttle_words
 from ..palette import PALETTE
-from .bars import level_bar, split_bar
-from .cell import Cell, Spark
+from .bars import level_bar, sparkline, split_bar
+from .cell import BuiltLine
 
 GIB = 1024**3
 
@@ -61,120 +59,72 @@ def index_text(g: GpuReading, free: bool) -> Text:
     return Text(f"{g.index:>2}", style=f"bold {PALETTE.free}" if free else "bold")
 
 
-class GpuRow(Horizontal):
-    """` 0 H200  ██████▌··· 72%  ███▒▒······ 12.4/140G 58°C 531/700W ▁▂▃▅▇█`"""
+def fit(t: Text, width: int, right: bool = False) -> Text:
+    """Exactly ``width`` cells: cut with an ellipsis, or padded (left when ``right``)."""
+    t = t.copy()
+    t.truncate(width, overflow="ellipsis")
+    pad = width - t.cell_len
+    if pad > 0:
+        if right:
+            t = Text(" " * pad) + t
+        else:
+            t.append(" " * pad)
+    return t
 
-    DEFAULT_CSS = """
-    GpuRow { height: 1; }
-    GpuRow .idx { width: 3; }
-    GpuRow .name { width: 7; }
-    GpuRow .ubar { width: 10; }
-    GpuRow .upct { width: 5; content-align: right middle; }
-    GpuRow .mbar { width: 12; margin-left: 1; }
-    GpuRow .mtxt { width: 11; content-align: right middle; }
-    GpuRow .temp { width: 5; content-align: right middle; }
-    GpuRow .pow { width: 10; content-align: right middle; }
-    GpuRow Spark { margin-left: 1; }
-    GpuRow .err { width: 1fr; display: none; }
-    GpuRow.-error .metric { display: none; }
-    GpuRow.-error .err { display: block; }
-    """
+
+def spark(history: GpuHistory, which: str, index: int, now: float, window_s: int, width: int,
+          colour: str | None = None) -> Text:
+    ring = (history.util if which == "util" else history.mem).get(index)
+    if ring is None or width <= 0:
+        return Text(" " * max(0, width))
+    return sparkline(ring.window(now, window_s, width), colour=colour)
+
+
+class GpuRow(BuiltLine):
+    """` 0 H200   ██████▌···  72% ███▒▒······· 12.4/140G 58°C  531/700W ▁▂▃▅▇█`"""
 
     def __init__(self, index: int, **kw):
         super().__init__(**kw)
         self.index = index
-        self._pending: tuple | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Cell(classes="idx")
-        yield Cell(classes="name")
-        yield Cell(classes="ubar metric")
-        yield Cell(classes="upct metric")
-        yield Cell(classes="mbar metric")
-        yield Cell(classes="mtxt metric")
-        yield Cell(classes="temp metric")
-        yield Cell(classes="pow metric")
-        yield Spark(classes="metric")
-        yield Cell(classes="err")
-
-    def on_mount(self) -> None:
-        if self._pending:
-            self._apply(*self._pending)
 
     def show(self, snapshot: Snapshot, g: GpuReading, history: GpuHistory, window_s: int) -> None:
-        self._pending = (snapshot, g, history, window_s)
-        if self.is_mounted:
-            self._apply(snapshot, g, history, window_s)
+        self.set(snapshot, g, history, window_s)
 
-    def _apply(self, snapshot: Snapshot, g: GpuReading, history: GpuHistory, window_s: int) -> None:
-        q = self.query_one
+    def build(self, width: int, snapshot: Snapshot, g: GpuReading, history: GpuHistory,
+              window_s: int) -> Text:
         free = is_free(g)
-        q(".idx", Cell).show(index_text(g, free))
-        name = Text(short_gpu_name(g.name), style=PALETTE.free if free else "")
-        q(".name", Cell).show(name)
-        self.set_class(bool(g.error), "-error")
+        t = fit(index_text(g, free), 3)
+        t.append_text(fit(Text(short_gpu_name(g.name), style=PALETTE.free if free else ""), 7))
         if g.error:
-            q(".err", Cell).show(Text(f"unreadable: {g.error}", style=PALETTE.danger))
-            return
-        colour = PALETTE.level(g.utilization_pct)
-        q(".ubar", Cell).show(level_bar(g.utilization_pct, 10, colour))
-        q(".upct", Cell).show(util_text(g))
-        q(".mbar", Cell).show(split_bar(mem_parts(snapshot, g), g.memory_total_bytes, 12))
-        q(".mtxt", Cell).show(Text(mem_text(g)))
-        q(".temp", Cell).show(temp_text(g))
-        q(".pow", Cell).show(power_text(g))
-        q(Spark).track(history.util.get(g.index), snapshot.t, window_s)
+            t.append(f"unreadable: {g.error}", style=PALETTE.danger)
+            return fit(t, width)
+        t.append_text(level_bar(g.utilization_pct, 10, PALETTE.level(g.utilization_pct)))
+        t.append_text(fit(util_text(g), 5, right=True))
+        t.append(" ")
+        t.append_text(split_bar(mem_parts(snapshot, g), g.memory_total_bytes, 12))
+        t.append_text(fit(Text(mem_text(g)), 11, right=True))
+        t.append_text(fit(temp_text(g), 5, right=True))
+        t.append_text(fit(power_text(g), 10, right=True))
+        t.append(" ")
+        rest = width - t.cell_len
+        t.append_text(spark(history, "util", g.index, snapshot.t, window_s, rest))
+        return fit(t, width)
 
 
-class GpuCard(Vertical):
+class GpuCard(BuiltLine):
     """A bordered card: utilisation and memory with history, clocks, throttling, who holds it."""
 
     DEFAULT_CSS = """
     GpuCard { height: 6; border: round $panel-lighten-2; padding: 0 1; }
     GpuCard.-free { border: round $success; }
     GpuCard.-error { border: round $error; }
-    GpuCard Horizontal { height: 1; }
-    GpuCard .lbl { width: 5; color: $text-muted; }
-    GpuCard .bar { width: 20; }
-    GpuCard .pct { width: 6; content-align: right middle; }
-    GpuCard .mtxt { width: 12; content-align: right middle; }
-    GpuCard Spark { margin-left: 1; }
-    GpuCard .details { width: 1fr; }
-    GpuCard .users { width: 1fr; }
     """
 
     def __init__(self, index: int, **kw):
         super().__init__(**kw)
         self.index = index
-        self._pending: tuple | None = None
-
-    def compose(self) -> ComposeResult:
-        with Horizontal():
-            yield Cell("UTIL", classes="lbl")
-            yield Cell(classes="bar ubar")
-            yield Cell(classes="pct upct")
-            yield Spark(classes="uspark")
-        with Horizontal():
-            yield Cell("MEM", classes="lbl")
-            yield Cell(classes="bar mbar")
-            yield Cell(classes="mtxt")
-            yield Spark(colour="#5f87d7", classes="mspark")
-        with Horizontal():
-            yield Cell(classes="details")
-        with Horizontal():
-            yield Cell(classes="users")
-
-    def on_mount(self) -> None:
-        if self._pending:
-            self._apply(*self._pending)
 
     def show(self, snapshot: Snapshot, g: GpuReading, history: GpuHistory, window_s: int) -> None:
-        self._pending = (snapshot, g, history, window_s)
-        if self.is_mounted:
-            self._apply(snapshot, g, history, window_s)
-
-    def _apply(self, snapshot: Snapshot, g: GpuReading, history: GpuHistory, window_s: int) -> None:
-        q = self.query_one
         free = is_free(g)
         title = f"GPU {g.index} · {g.name or '?'}"
         if g.bus_id:
@@ -182,24 +132,34 @@ class GpuCard(Vertical):
         if g.mig_enabled:
             title += f" · MIG ×{len(g.mig_devices)}"
         sub = "FREE" if free else f"{len(g.processes)} proc" + ("s" if len(g.processes) != 1 else "")
+        if g.error:
+            sub = "ERROR"
         if self.border_title != title:
             self.border_title = title
         if self.border_subtitle != sub:
             self.border_subtitle = sub
         self.set_class(free, "-free")
         self.set_class(bool(g.error), "-error")
+        self.set(snapshot, g, history, window_s)
+
+    def build(self, width: int, snapshot: Snapshot, g: GpuReading, history: GpuHistory,
+              window_s: int) -> Text:
         if g.error:
-            q(".details", Cell).show(Text(f"unreadable: {g.error}", style=PALETTE.danger))
-            return
-        colour = PALETTE.level(g.utilization_pct)
-        q(".ubar", Cell).show(level_bar(g.utilization_pct, 20, colour))
-        q(".upct", Cell).show(util_text(g))
-        q(".uspark", Spark).track(history.util.get(g.index), snapshot.t, window_s)
-        q(".mbar", Cell).show(split_bar(mem_parts(snapshot, g), g.memory_total_bytes, 20))
-        q(".mtxt", Cell).show(Text(mem_text(g)))
-        q(".mspark", Spark).track(history.mem.get(g.index), snapshot.t, window_s)
-        q(".details", Cell).show(details_text(g))
-        q(".users", Cell).show(users_text(snapshot, g))
+            return fit(Text(f"unreadable: {g.error}", style=PALETTE.danger), width)
+        util = Text("UTIL ", style=PALETTE.muted)
+        util.append_text(level_bar(g.utilization_pct, 20, PALETTE.level(g.utilization_pct)))
+        util.append_text(fit(util_text(g), 6, right=True))
+        util.append(" ")
+        util.append_text(spark(history, "util", g.index, snapshot.t, window_s, width - util.cell_len))
+        mem = Text("MEM  ", style=PALETTE.muted)
+        mem.append_text(split_bar(mem_parts(snapshot, g), g.memory_total_bytes, 20))
+        mem.append_text(fit(Text(mem_text(g)), 12, right=True))
+        mem.append(" ")
+        mem.append_text(spark(history, "mem", g.index, snapshot.t, window_s, width - mem.cell_len,
+                              colour="#5f87d7"))
+        lines = [fit(util, width), fit(mem, width), fit(details_text(g), width),
+                 fit(users_text(snapshot, g), width)]
+        return Text("\n").join(lines)
 
 
 def details_text(g: GpuReading) -> Text:

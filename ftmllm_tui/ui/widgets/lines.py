@@ -1,127 +1,119 @@
-"""One-line widgets of the home view: title bar, host line, per-user summary."""
+"""One-line widgets of the home view: title bar, host line, per-user summary (one widget each)."""
 
 from __future__ import annotations
 
 import time
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
 
 from ...core import fmt
 from ...core.snapshot import HostInfo, Snapshot
 from ...core.summary import UserShare, free_gpus
 from ..palette import PALETTE
 from .bars import level_bar
-from .cell import Cell
+from .cell import BuiltLine
 
 
-class TitleBar(Horizontal):
-    """`ftmllm-tui  host · 2 GPUs · 1 free        REPLAY  1.0s  5m  12:00:01`"""
+def _spread(left: Text, right: Text, width: int) -> Text:
+    """``left`` and ``right`` on one line of ``width``; the left part gives way first."""
+    room = width - right.cell_len
+    if room < left.cell_len:
+        left = left.copy()
+        left.truncate(max(0, room - 1), overflow="ellipsis")
+    line = left.copy()
+    line.append(" " * max(0, width - left.cell_len - right.cell_len))
+    line.append_text(right)
+    line.truncate(width)
+    return line
+
+
+class TitleBar(BuiltLine):
+    """`ftmllm-tui  host · 2 GPUs · 1 free · driver …      REPLAY ⟳1s ◷5m 12:00:01`"""
 
     DEFAULT_CSS = """
-    TitleBar { height: 1; background: $panel; }
-    TitleBar .app { width: auto; text-style: bold; color: $accent; padding: 0 1; }
-    TitleBar .what { width: 1fr; }
-    TitleBar .badges { width: auto; padding-right: 1; }
-    TitleBar .clock { width: 9; }
+    TitleBar { height: 1; background: $panel; padding: 0 1; }
     """
-
-    def compose(self) -> ComposeResult:
-        yield Cell("ftmllm-tui", classes="app")
-        yield Cell(classes="what")
-        yield Cell(classes="badges")
-        yield Cell(classes="clock")
 
     def show(self, snapshot: Snapshot | None, *, label: str, interval: float, window_min: int,
              readonly: bool) -> None:
-        what = Text()
-        badges = Text()
+        self.set(snapshot, label, interval, window_min, readonly)
+
+    def build(self, width: int, snapshot: Snapshot | None, label: str, interval: float,
+              window_min: int, readonly: bool) -> Text:
+        left = Text("ftmllm-tui ", style=f"bold {PALETTE.accent}")
+        right = Text()
         if snapshot is not None:
             host = snapshot.host.hostname if snapshot.host and snapshot.host.hostname else None
             if host:
-                what.append(host, style="bold")
-                what.append(" · ")
+                left.append(host, style="bold")
+                left.append(" · ")
             n = len(snapshot.gpus)
             free = len(free_gpus(snapshot))
-            what.append(f"{n} GPU{'s' if n != 1 else ''}")
-            what.append(" · ")
-            what.append(f"{free} free", style=f"bold {PALETTE.free}" if free else PALETTE.muted)
+            left.append(f"{n} GPU{'s' if n != 1 else ''}")
+            left.append(" · ")
+            left.append(f"{free} free", style=f"bold {PALETTE.free}" if free else PALETTE.muted)
             if not snapshot.is_replay:
-                what.append(f" · {label}", style=PALETTE.muted)
-            if snapshot.is_replay:
-                badges.append(" REPLAY ", style="bold black on #ffd75f")
-                badges.append(" ")
+                left.append(f" · {label}", style=PALETTE.muted)
+            else:
+                right.append(" REPLAY ", style="bold black on #ffd75f")
+                right.append(" ")
         if readonly:
-            badges.append(" READ-ONLY ", style="bold black on #87afd7")
-            badges.append(" ")
-        badges.append(f"⟳{interval:g}s ", style=PALETTE.muted)
-        badges.append(f"◷{window_min}m", style=PALETTE.muted)
-        self.query_one(".what", Cell).show(what)
-        self.query_one(".badges", Cell).show(badges)
-        clock = ""
+            right.append(" READ-ONLY ", style="bold black on #87afd7")
+            right.append(" ")
+        right.append(f"⟳{interval:g}s ", style=PALETTE.muted)
+        right.append(f"◷{window_min}m ", style=PALETTE.muted)
         if snapshot is not None:
-            clock = time.strftime("%H:%M:%S", time.localtime(snapshot.recorded_t or snapshot.t))
-        self.query_one(".clock", Cell).show(Text(clock, style="bold"))
+            right.append(time.strftime("%H:%M:%S", time.localtime(snapshot.recorded_t or snapshot.t)),
+                         style="bold")
+        return _spread(left, right, width)
 
 
-class HostLine(Horizontal):
-    """`CPU ██▎····· 7.8%  RAM █▏······ 2.4/23G  load 1.33 0.37 0.13  up 1:17`"""
+class HostLine(BuiltLine):
+    """`CPU ██▎····· 7.8%  RAM █▏······ 2.4/23G  load 1.33 0.37 0.13  up 1:17  32 CPUs`"""
 
     DEFAULT_CSS = """
     HostLine { height: 1; padding: 0 1; }
-    HostLine .cpu { width: 20; }
-    HostLine .ram { width: 25; }
-    HostLine .rest { width: 1fr; }
-    HostLine.-none .cpu, HostLine.-none .ram { display: none; }
     """
 
-    def compose(self) -> ComposeResult:
-        yield Cell(classes="cpu")
-        yield Cell(classes="ram")
-        yield Cell(classes="rest")
-
     def show(self, host: HostInfo | None, replay: bool) -> None:
-        self.set_class(host is None, "-none")
+        self.set(host, replay)
+
+    def build(self, width: int, host: HostInfo | None, replay: bool) -> Text:
         if host is None:
             msg = "host CPU/RAM: not in this recording" if replay else "host CPU/RAM: not available"
-            self.query_one(".rest", Cell).show(Text(msg, style=PALETTE.muted))
-            return
-        cpu = Text("CPU ", style="bold")
-        cpu.append_text(level_bar(host.cpu_pct, 8, PALETTE.level(host.cpu_pct)))
-        cpu.append(f" {host.cpu_pct or 0:4.1f}%")
-        ram = Text("RAM ", style="bold")
+            return Text(msg, style=PALETTE.muted)
+        t = Text("CPU ", style="bold")
+        t.append_text(level_bar(host.cpu_pct, 8, PALETTE.level(host.cpu_pct)))
+        t.append(f" {host.cpu_pct or 0:4.1f}%  ")
+        t.append("RAM ", style="bold")
         pct = None
         if host.mem_used_bytes is not None and host.mem_total_bytes:
             pct = 100 * host.mem_used_bytes / host.mem_total_bytes
-        ram.append_text(level_bar(pct, 8, PALETTE.level(pct, 70, 90)))
-        ram.append(f" {fmt.bytes_h(host.mem_used_bytes)}/{fmt.bytes_h(host.mem_total_bytes)}")
-        rest = Text()
+        t.append_text(level_bar(pct, 8, PALETTE.level(pct, 70, 90)))
+        t.append(f" {fmt.bytes_h(host.mem_used_bytes)}/{fmt.bytes_h(host.mem_total_bytes)}")
         if host.load:
-            rest.append("load ", style=PALETTE.muted)
-            rest.append(" ".join(f"{x:.2f}" for x in host.load))
+            t.append("  load ", style=PALETTE.muted)
+            t.append(" ".join(f"{x:.2f}" for x in host.load))
         if host.uptime_s is not None:
-            rest.append("  up ", style=PALETTE.muted)
-            rest.append(fmt.duration(host.uptime_s))
+            t.append("  up ", style=PALETTE.muted)
+            t.append(fmt.duration(host.uptime_s))
         if host.cpu_count:
-            rest.append(f"  {host.cpu_count} CPUs", style=PALETTE.muted)
-        self.query_one(".cpu", Cell).show(cpu)
-        self.query_one(".ram", Cell).show(ram)
-        self.query_one(".rest", Cell).show(rest)
+            t.append(f"  {host.cpu_count} CPUs", style=PALETTE.muted)
+        t.truncate(width, overflow="ellipsis")
+        return t
 
 
-class UsersLine(Horizontal):
-    """Who holds what: `■ root 2 GPUs 17.4G  ■ alice 1 GPU 3.7G`."""
+class UsersLine(BuiltLine):
+    """Who holds what: `■ root GPUs 0,1 · 17.4G   ■ alice GPU 0 · 3.7G`."""
 
     DEFAULT_CSS = """
     UsersLine { height: 1; padding: 0 1; }
-    UsersLine .users { width: 1fr; }
     """
 
-    def compose(self) -> ComposeResult:
-        yield Cell(classes="users")
-
     def show(self, shares: tuple[UserShare, ...]) -> None:
+        self.set(shares)
+
+    def build(self, width: int, shares: tuple[UserShare, ...]) -> Text:
         t = Text()
         if not shares:
             t.append("no GPU processes", style=PALETTE.muted)
@@ -134,4 +126,5 @@ class UsersLine(Horizontal):
             gpus = ",".join(map(str, u.gpus))
             t.append(f" GPU{'s' if n != 1 else ''} {gpus} · {fmt.bytes_h(u.gpu_memory_bytes)}",
                      style="" if u.mine else PALETTE.others)
-        self.query_one(".users", Cell).show(t)
+        t.truncate(width, overflow="ellipsis")
+        return t
