@@ -12,6 +12,9 @@ else
   export PYTHONPATH=$PWD
 fi
 APP="python3 -m ftmllm_tui.cli"
+# what pip does on a real install: byte-compile, so start-up times are not compile times
+python3 -m compileall -q -j 0 ${PYTHONPATH//:/ } >/dev/null 2>&1
+echo "PYTHONDONTWRITEBYTECODE=${PYTHONDONTWRITEBYTECODE:-unset}"
 log() { echo "== $*"; }
 {
   nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv
@@ -39,11 +42,13 @@ log "snapshot"
 $APP snapshot --json > "$OUT/snapshot.json" 2>> "$OUT/host.txt"; echo "rc=$?"
 $APP snapshot 2>&1 | tee -a "$OUT/host.txt"
 
-log "record 10 s"
-$APP record "$OUT/h200_record.jsonl" --seconds 10 --interval 0.5
+if [ "${RECORD:-0}" = 1 ]; then
+  log "record 10 s"
+  $APP record "$OUT/h200_record.jsonl" --seconds 10 --interval 0.5
+fi
 
 log "sampling cost: ours vs nvitop vs gpustat"
-python3 bench/bench_sampling.py --n 300 --peer | tee "$OUT/sampling.jsonl"
+python3 bench/bench_sampling.py --n 300 --peer --breakdown | tee "$OUT/sampling.jsonl"
 python3 - <<'PY' | tee -a "$OUT/sampling.jsonl"
 import json, statistics, time
 try:
@@ -69,6 +74,10 @@ for size in "120 40" "80 24"; do
   python3 bench/ptyrun.py --cols $1 --rows $2 --seconds 30 --marker Processes -- $APP --interval 1 | tee -a "$OUT/idle.jsonl"
   python3 bench/ptyrun.py --cols $1 --rows $2 --seconds 30 --marker NVITOP -- python3 -m nvitop --interval 1 | tee -a "$OUT/idle.jsonl"
 done
+
+log "profile of the live app, 20 s at 120x40"
+python3 bench/profile_app.py --seconds 20 --top 25 > "$OUT/profile.txt" 2>&1
+head -c 3000 "$OUT/profile.txt"
 
 log "stop workload"
 kill -INT -- -$TR 2>/dev/null; kill $ALICE 2>/dev/null; sleep 3

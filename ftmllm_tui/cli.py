@@ -131,7 +131,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
         settings = replace(settings, refresh_interval=args.interval).clamp()
     try:
-        opened = open_sampler(_replay_path(args.replay) if args.replay else None)
+        opened = open_sampler(_replay_path(args.replay) if args.replay else None,
+                              proc_util_every_s=settings.process_util_interval)
     except ReplayError as e:
         return _fail(str(e))
     banner = None

@@ -45,6 +45,7 @@ class Settings:
     # [gpus]
     free_max_memory_mib: int = 1024  # a GPU with no process and at most this much used is free
     free_max_util_pct: int = 10
+    process_util_interval: float = 2.0  # seconds between per-process SM% reads (~2 ms CPU/GPU each)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def clamp(self) -> Settings:
@@ -55,7 +56,7 @@ class Settings:
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "ui": ("refresh_interval", "history_window_min", "mine_only", "tree"),
-    "gpus": ("free_max_memory_mib", "free_max_util_pct"),
+    "gpus": ("free_max_memory_mib", "free_max_util_pct", "process_util_interval"),
 }
 
 

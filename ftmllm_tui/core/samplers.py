@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .host import HostSampler
-from .nvml import NvmlReader, NvmlUnavailable
+from .nvml import PROC_UTIL_EVERY_S, NvmlReader, NvmlUnavailable
 from .processes import ProcessSampler, current_user
 from .snapshot import Snapshot
 from .sweep import build_snapshot
@@ -158,12 +158,12 @@ class Opened:
 
 
 def open_sampler(replay: str | Path | None = None, *, fallback: bool = True,
-                 me: str | None = None) -> Opened:
+                 me: str | None = None, proc_util_every_s: float = PROC_UTIL_EVERY_S) -> Opened:
     """Live NVML when possible; ``--replay FILE`` when asked; the bundled recording otherwise."""
     if replay is not None:
         return Opened(ReplaySampler(replay, me=me), None)
     try:
-        return Opened(LiveSampler(me=me), None)
+        return Opened(LiveSampler(NvmlReader(proc_util_every_s=proc_util_every_s), me=me), None)
     except NvmlUnavailable as e:
         if not fallback:
             raise

@@ -146,7 +146,7 @@ def test_live_sampler_joins_a_real_process(sweeps):
 def test_sm_percent_is_kept_when_nvml_has_no_newer_sample(sweeps):
     """Two refreshes close together: NVML answers NotFound for the second; SM% must not vanish."""
     nv = FakeNvml(sweeps)
-    reader = NvmlReader(nv, clock=Clock())
+    reader = NvmlReader(nv, clock=Clock(), proc_util_every_s=0)
     first = reader.read()
     second = reader.read()  # same sweep: no sample newer than the last timestamp
     assert nv.calls["proc_util"] == 4
@@ -157,7 +157,7 @@ def test_sm_percent_is_kept_when_nvml_has_no_newer_sample(sweeps):
 
 def test_sm_samples_of_exited_processes_are_dropped(sweeps):
     nv = FakeNvml(sweeps)
-    reader = NvmlReader(nv, clock=Clock())
+    reader = NvmlReader(nv, clock=Clock(), proc_util_every_s=0)
     reader.read()
     sweep = dict(sweeps[1])
     dev0 = dict(sweep["devices"][0])
@@ -167,3 +167,23 @@ def test_sm_samples_of_exited_processes_are_dropped(sweeps):
     nv.i = 0
     raw = reader.read()
     assert [u["pid"] for u in raw["devices"][0]["proc_util"]] == [662]
+
+
+def test_per_process_sm_is_read_every_2s_and_at_once_for_a_new_process(sweeps):
+    """~2 ms of CPU per GPU per call on H200: not on every 1 s refresh."""
+    nv, clock = FakeNvml(sweeps), Clock()
+    reader = NvmlReader(nv, clock=clock)
+    raw = reader.read()
+    assert nv.calls["proc_util"] == 2
+    clock.t += 1
+    raw = reader.read()
+    assert nv.calls["proc_util"] == 2  # not due yet: last values are shown
+    assert [u["sm"] for u in raw["devices"][0]["proc_util"]] == [30, 42]
+    nv.extra_procs[1] = [{"pid": 999, "usedGpuMemory": 1, "gpuInstanceId": 0xFFFFFFFF,
+                          "computeInstanceId": 0xFFFFFFFF}]
+    clock.t += 0.5
+    reader.read()
+    assert nv.calls["proc_util"] == 3  # a new process on GPU 1: read there now
+    clock.t += 2
+    reader.read()
+    assert nv.calls["proc_util"] == 5

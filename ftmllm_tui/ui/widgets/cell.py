@@ -8,7 +8,9 @@ characters that changed.
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 
@@ -55,6 +57,7 @@ class BuiltLine(Widget):
         super().__init__(**kw)
         self._data: tuple = ()
         self._text = Text()
+        self._strips: list[Strip] | None = None
 
     @property
     def text(self) -> Text:
@@ -74,10 +77,27 @@ class BuiltLine(Widget):
         text = self.build(width, *self._data)
         if text != self._text:
             self._text = text
+            self._strips = None
             self.refresh()
 
     def on_resize(self) -> None:
+        self._strips = None
         self._rebuild()
 
-    def render(self) -> Text:
-        return self._text
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips = None
+
+    def render_line(self, y: int) -> Strip:
+        """Line API: strips are made once per distinct text, not on every compositor pass."""
+        if self._strips is None:
+            width = self.content_size.width
+            base = self.rich_style
+            console = self.app.console
+            self._strips = [
+                Strip(Segment.apply_style(line.render(console), base)).crop_extend(0, width, base)
+                for line in self._text.split("\n", allow_blank=True)
+            ]
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.content_size.width, self.rich_style)

@@ -205,7 +205,7 @@ class GpuPanel(Vertical):
 
     DEFAULT_CSS = """
     GpuPanel { height: auto; }
-    GpuPanel.-cards { layout: grid; grid-size: 1; grid-gutter: 0 1; }
+    GpuPanel.-cards { layout: grid; grid-size: 1; grid-gutter: 0 1; grid-rows: 6; }
     GpuPanel.-cards.-two { grid-size: 2; }
     """
 
