@@ -71,7 +71,7 @@ cat "$OUT/tui_home_120x40.txt"
 log "idle cost under a pty, 1 s refresh: ours vs nvitop"
 for size in "120 40" "80 24"; do
   set -- $size
-  python3 bench/ptyrun.py --cols $1 --rows $2 --seconds 30 --marker Processes -- $APP --interval 1 | tee -a "$OUT/idle.jsonl"
+  python3 bench/ptyrun.py --cols $1 --rows $2 --seconds 30 --marker Processes --ui-marker Filter -- $APP --interval 1 | tee -a "$OUT/idle.jsonl"
   python3 bench/ptyrun.py --cols $1 --rows $2 --seconds 30 --marker NVITOP -- python3 -m nvitop --interval 1 | tee -a "$OUT/idle.jsonl"
 done
 

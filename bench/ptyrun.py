@@ -43,8 +43,9 @@ def _tree_cpu_rss(proc: psutil.Process) -> tuple[float, int]:
 
 def measure(cmd: list[str], cols: int, rows: int, seconds: float, warmup: float,
             env: dict[str, str] | None = None, keys_at_end: bytes | None = b"q",
-            marker: bytes | None = None) -> dict:
-    """``marker``: the first frame is the first output that contains it (else: any output)."""
+            marker: bytes | None = None, ui_marker: bytes | None = None) -> dict:
+    """``marker``: the first frame is the first output that contains it (else: any output).
+    ``ui_marker``: also time the first output containing this (e.g. the full UI's footer)."""
     pid, fd = pty.fork()
     if pid == 0:  # child
         os.environ.update(env or {})
@@ -55,6 +56,8 @@ def measure(cmd: list[str], cols: int, rows: int, seconds: float, warmup: float,
     start = time.monotonic()
     first = None
     seen = b""
+    ui_first = None
+    ui_seen = b""
     total = 0
     steady_bytes = 0
     cpu_at_warm = None
@@ -73,6 +76,10 @@ def measure(cmd: list[str], cols: int, rows: int, seconds: float, warmup: float,
             if not data:
                 break
             total += len(data)
+            if ui_marker is not None and ui_first is None:
+                ui_seen += data
+                if ui_marker in ui_seen:
+                    ui_first = time.monotonic() - start
             if first is None:
                 seen += data
                 if marker is None or marker in seen:
@@ -131,6 +138,7 @@ def measure(cmd: list[str], cols: int, rows: int, seconds: float, warmup: float,
         "rows": rows,
         "seconds": seconds,
         "first_frame_s": None if first is None else round(first, 3),
+        "ui_frame_s": None if ui_first is None else round(ui_first, 3),
         "bytes_total": total,
         "bytes_per_s_steady": round(steady_bytes / max(1e-9, steady_s), 1),
         "cpu_pct_steady": None if cpu_pct is None else round(cpu_pct, 2),
@@ -146,11 +154,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=40)
     ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--marker", help="text that marks the first frame (default: any output)")
+    ap.add_argument("--ui-marker", help="text that marks the full UI (timed too)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     marker = a.marker.encode() if a.marker else None
-    print(json.dumps(measure(cmd, a.cols, a.rows, a.seconds, a.warmup, marker=marker)))
+    ui = a.ui_marker.encode() if a.ui_marker else None
+    print(json.dumps(measure(cmd, a.cols, a.rows, a.seconds, a.warmup, marker=marker, ui_marker=ui)))
 
 
 if __name__ == "__main__":

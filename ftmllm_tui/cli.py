@@ -140,10 +140,26 @@ def cmd_tui(args: argparse.Namespace) -> int:
         banner = (f"{opened.reason[0].upper()}{opened.reason[1:]}. Showing a REPLAY of a real 2×H200 "
                   "recording; --replay FILE replays another.")
         print(f"ftmllm-tui: {opened.reason}; replaying a bundled recording (REPLAY)", file=sys.stderr)
-    from .ui.app import FtmApp
+    first = None
+    try:  # a few ms: lets the first frame show data, and primes CPU % for the next sample
+        first = opened.sampler.sample()
+    except Exception:
+        pass
+    from . import splash
 
-    app = FtmApp(opened.sampler, settings=settings, banner=banner, readonly=args.readonly)
-    app.run()
+    drew = first is not None and splash.enabled(sys.stdout)
+    if drew:
+        splash.draw(first)
+    try:
+        from .ui.app import FtmApp
+
+        app = FtmApp(opened.sampler, settings=settings, banner=banner, readonly=args.readonly,
+                     first=first)
+        app.run()
+    except BaseException:
+        if drew:
+            splash.undo()
+        raise
     return app.return_code or EXIT_OK
 
 

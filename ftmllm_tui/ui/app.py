@@ -57,7 +57,7 @@ class FtmApp(App):
     ]
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
-                 readonly: bool = False, autostart: bool = True):
+                 readonly: bool = False, autostart: bool = True, first: Snapshot | None = None):
         super().__init__(driver_class=_driver_class())
         self.sampler = sampler
         self.settings = (settings or Settings()).clamp()
@@ -72,6 +72,7 @@ class FtmApp(App):
         self._timer: Timer | None = None
         self._caller: BackgroundCaller | None = None
         self._failures = 0
+        self._first = first  # a sample taken before the UI started (shown at once)
 
     @property
     def sampler_label(self) -> str:
@@ -82,7 +83,11 @@ class FtmApp(App):
             mine_only=self.settings.mine_only, tree=self.settings.tree)))
         for w in self.settings.warnings:
             self.notify(w, severity="warning", timeout=10)
-        if self.autostart:
+        if self._first is not None:
+            first, self._first = self._first, None
+            self.call_after_refresh(self.ingest, first)
+            self._arm(self.interval)
+        elif self.autostart:
             self.kick()
 
     # -- sampling loop: one sample at a time in a daemon thread, re-armed with a timer ------------

@@ -213,3 +213,14 @@ async def test_quit_mid_sample_is_fast(clock):
         t0 = _time.monotonic()
         await pilot.press("q")
     assert _time.monotonic() - t0 < 1.0
+
+
+async def test_a_sample_taken_before_start_is_shown_at_once(clock):
+    from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+
+    sampler = ReplaySampler(bundled_recording(), me="root", clock=clock)
+    first = sampler.sample()
+    app = FtmApp(sampler, first=first, autostart=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.snapshot is first and table_rows(app) == 3

@@ -99,3 +99,36 @@ def test_lost_terminal_exits_instead_of_spinning():
             pass
         if fd >= 0:
             os.close(fd)
+
+
+def test_first_frame_shows_data_before_the_ui_loads():
+    pid, fd = spawn(["--interval", "1"])
+    try:
+        out = read_until(fd, b"Filter", 15)  # the full UI's footer
+        splash_at = out.find(b"loading the interface")
+        ui_at = out.find(b"Filter")
+        assert 0 <= splash_at < ui_at
+        assert b"H200" in out[splash_at:ui_at] and b"alice" in out[splash_at:ui_at]
+        os.write(fd, b"q")
+        assert wait_exit(pid, fd, 5) == 0
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.close(fd)
+
+
+def test_splash_can_be_turned_off():
+    pid, fd = spawn(["--interval", "1"], env={"FTMLLM_SPLASH": "0"})
+    try:
+        out = read_until(fd, b"Filter", 15)
+        assert b"Filter" in out and b"loading the interface" not in out
+        os.write(fd, b"q")
+        wait_exit(pid, fd, 5)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.close(fd)
