@@ -176,6 +176,9 @@ def write_recording(sampler: Sampler, out: IO[str], *, seconds: float, interval:
     meta = dict(sampler.meta())
     meta.update({"recorded_by": f"ftmllm-tui {app_version}", "interval_s": interval})
     out.write(json.dumps({"meta": meta}) + "\n")
+    if sampler.source == "nvml":  # prime CPU % counters so the first recorded sweep has them
+        sampler.sweep()
+        time.sleep(min(interval, 0.2))
     n = 0
     end = time.monotonic() + seconds
     while True:

@@ -85,3 +85,22 @@ def test_open_sampler_falls_back_to_bundled_replay_without_a_driver():
         pytest.skip("this machine has NVML")
     assert opened.reason and "driver" in opened.reason
     assert opened.sampler.recording.path == bundled_recording()
+
+
+def test_replays_a_recording_made_by_ftmllm_tui_record_on_a_real_h200_host():
+    """tests/data/h200x2_ftmllm_record.jsonl: `ftmllm-tui record` on 2×H200 (bench/gpu_host.sh):
+    a 2-rank torchrun job launched with FTMLLM_RUN_ID and another user's process on GPU 0."""
+    from pathlib import Path
+
+    rec = load_recording(Path(__file__).parents[1] / "data" / "h200x2_ftmllm_record.jsonl")
+    assert rec.meta["recorded_by"].startswith("ftmllm-tui") and len(rec.sweeps) == 20
+    snap = ReplaySampler(rec.path, me="root").sample()
+    assert [g.name for g in snap.gpus] == ["NVIDIA H200", "NVIDIA H200"]
+    assert snap.host is not None and snap.host.cpu_count == 32
+    runs = {r.pid: r.info.run_id for r in snap.processes}
+    users = {r.pid: r.user for r in snap.processes}
+    assert sorted(users.values()) == ["alice", "root", "root"]
+    assert {runs[p] for p, u in users.items() if u == "root"} == {"proof-084028"}
+    assert all(runs[p] is None for p, u in users.items() if u == "alice")
+    # the torchrun workers hold GPU memory on both GPUs, alice's process on GPU 0
+    assert {r.gpu_index for r in snap.processes if r.user == "root"} == {0, 1}

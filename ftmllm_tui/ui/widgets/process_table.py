@@ -11,7 +11,7 @@ from ..palette import PALETTE
 from .fast_table import Col, FastTable
 
 WIDTHS = {"gpu": 3, "pid": 7, "user": 8, "gpu_mem": 7, "sm": 3, "cpu": 5, "rss": 5,
-          "time": 7, "run": 10}
+          "time": 7, "run": 8}
 RIGHT = {"gpu", "pid", "gpu_mem", "sm", "cpu", "rss", "time"}
 MIN_COMMAND = 16
 
