@@ -10,7 +10,6 @@ import os
 import pty
 import select
 import struct
-import sys
 import termios
 import time
 

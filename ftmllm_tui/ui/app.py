@@ -51,8 +51,8 @@ class FtmApp(App):
     TITLE = "ftmllm-tui"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit", tooltip="Quit"),
+        Binding("question_mark", "help", "Help", tooltip="This help"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 

@@ -110,7 +110,7 @@ async def test_live_worker_posts_snapshots(clock):
     app = make_app(clock, autostart=True)
     app.interval = 0.5
     seen = []
-    async with app.run_test(size=(80, 24), message_hook=lambda m: seen.append(m)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=lambda m: seen.append(m)):
         for _ in range(60):
             await asyncio.sleep(0.05)
             if app.samples >= 2:
@@ -224,3 +224,13 @@ async def test_a_sample_taken_before_start_is_shown_at_once(clock):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.snapshot is first and table_rows(app) == 3
+
+
+async def test_readonly_badge_and_settings_warnings(clock):
+    from ftmllm_tui.settings import Settings
+
+    app = make_app(clock, readonly=True, settings=Settings(warnings=("config.toml: unknown key x",)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await feed(app, pilot, clock)
+        assert "READ-ONLY" in app.screen.query_one(TitleBar).text.plain
+        assert any("unknown key x" in str(n.message) for n in app._notifications)

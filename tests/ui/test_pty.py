@@ -11,6 +11,7 @@ import fcntl
 import sys
 import termios
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,24 @@ def read_until(fd, marker: bytes, timeout: float) -> bytes:
     return buf
 
 
+@contextmanager
+def running(args, **kw):
+    """The app in a pty; killed at the end whatever happened."""
+    pid, fd = spawn(args, **kw)
+    try:
+        yield pid, fd
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 def wait_exit(pid, fd, timeout: float) -> int | None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -56,8 +75,7 @@ def wait_exit(pid, fd, timeout: float) -> int | None:
 
 
 def test_first_frame_then_quit_within_2s():
-    pid, fd = spawn(["--interval", "0.5"])
-    try:
+    with running(["--interval", "0.5"]) as (pid, fd):
         out = read_until(fd, b"Processes", 15)
         assert b"Processes" in out, out[-500:]
         read_until(fd, b"\x00", 1.2)  # let a couple of samples happen
@@ -66,44 +84,23 @@ def test_first_frame_then_quit_within_2s():
         code = wait_exit(pid, fd, 5)
         took = time.monotonic() - t0
         assert code == 0 and took < 2.0, (code, took)
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.close(fd)
 
 
 def test_lost_terminal_exits_instead_of_spinning():
     """SSH drops: the terminal hangs up. The app must exit within a few seconds."""
-    pid, fd = spawn(["--interval", "0.5"])
-    try:
+    with running(["--interval", "0.5"]) as (pid, fd):
         assert b"Processes" in read_until(fd, b"Processes", 15)
         os.kill(pid, signal.SIGHUP)
-        os.close(fd)
-        fd = -1
         end = time.monotonic() + 5
-        code = None
-        while time.monotonic() < end:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                code = status
-                break
+        done = 0
+        while time.monotonic() < end and not done:
+            done, _ = os.waitpid(pid, os.WNOHANG)
             time.sleep(0.05)
-        assert code is not None, "still running 5 s after SIGHUP"
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        if fd >= 0:
-            os.close(fd)
+        assert done, "still running 5 s after SIGHUP"
 
 
 def test_first_frame_shows_data_before_the_ui_loads():
-    pid, fd = spawn(["--interval", "1"])
-    try:
+    with running(["--interval", "1"]) as (pid, fd):
         out = read_until(fd, b"Filter", 15)  # the full UI's footer
         splash_at = out.find(b"loading the interface")
         ui_at = out.find(b"Filter")
@@ -111,24 +108,9 @@ def test_first_frame_shows_data_before_the_ui_loads():
         assert b"H200" in out[splash_at:ui_at] and b"alice" in out[splash_at:ui_at]
         os.write(fd, b"q")
         assert wait_exit(pid, fd, 5) == 0
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.close(fd)
 
 
 def test_splash_can_be_turned_off():
-    pid, fd = spawn(["--interval", "1"], env={"FTMLLM_SPLASH": "0"})
-    try:
+    with running(["--interval", "1"], env={"FTMLLM_SPLASH": "0"}) as (pid, fd):
         out = read_until(fd, b"Filter", 15)
         assert b"Filter" in out and b"loading the interface" not in out
-        os.write(fd, b"q")
-        wait_exit(pid, fd, 5)
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.close(fd)

@@ -8,7 +8,6 @@ another through :class:`ScreenDiffer`; after every write both screens must match
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path

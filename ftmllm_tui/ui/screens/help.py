@@ -46,7 +46,7 @@ class HelpScreen(ModalScreen):
             if not isinstance(b, Binding) or b.action in seen:
                 continue
             seen.add(b.action)
-            table.add_row(key_label(b), b.description or b.action)
+            table.add_row(key_label(b), b.tooltip or b.description or b.action)
         for k, d in EXTRA:
             table.add_row(k, d)
         with VerticalScroll() as v:

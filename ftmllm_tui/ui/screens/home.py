@@ -43,16 +43,18 @@ def choose_layout(pref: str, width: int, height: int, n_gpus: int) -> tuple[str,
 
 class HomeScreen(Screen):
     BINDINGS = [
-        Binding("slash", "filter", "Filter"),
-        Binding("m", "mine", "Mine"),
-        Binding("t", "tree", "Tree"),
-        Binding("s", "sort_next", "Sort"),
-        Binding("S", "sort_reverse", "Reverse", show=False),
-        Binding("w", "window", "Window"),
-        Binding("plus,equals_sign", "faster", "Faster", show=False, key_display="+"),
-        Binding("minus", "slower", "Slower", show=False, key_display="-"),
-        Binding("v", "layout", "Layout", show=False),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("slash", "filter", "Filter", tooltip="Filter processes by user, command, PID or run"),
+        Binding("m", "mine", "Mine", tooltip="Show only my processes (toggle)"),
+        Binding("t", "tree", "Tree", tooltip="Group workers under their launcher (toggle)"),
+        Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
+        Binding("S", "sort_reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
+        Binding("w", "window", "Window", tooltip="History window: 1, 5, 15, 60 minutes"),
+        Binding("plus,equals_sign", "faster", "Faster", show=False, key_display="+",
+                tooltip="Refresh faster (down to 0.5 s)"),
+        Binding("minus", "slower", "Slower", show=False, key_display="-",
+                tooltip="Refresh slower (up to 60 s)"),
+        Binding("v", "layout", "Layout", show=False, tooltip="GPU layout: auto, compact rows, cards"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the filter"),
     ]
 
     DEFAULT_CSS = """

@@ -53,7 +53,7 @@ def split_bar(parts: list[tuple[float, str]], total: float | None, width: int,
             n = 1
         cells.append(n)
         used_cells += n
-    for (value, style), n in zip(parts, cells):
+    for (_, style), n in zip(parts, cells, strict=True):
         if n:
             t.append("█" * n, style=style)
     if used_cells < width:
