@@ -64,14 +64,21 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from .core.report import snapshot_json, snapshot_text
     from .core.samplers import ReplayError, open_sampler
 
+    from .settings import load_settings
+
+    settings = load_settings()
+    for w in settings.warnings:
+        print(f"ftmllm-tui: {w}", file=sys.stderr)
     replay = args.sub_replay or args.replay
     try:
-        opened = open_sampler(_replay_path(replay) if replay else None, fallback=False)
+        opened = open_sampler(_replay_path(replay) if replay else None, fallback=False,
+                              proc_util_every_s=0)
     except NvmlUnavailable as e:
         return _fail(f"{e}. Run it on the GPU host, or pass --replay FILE to read a recording.")
     except ReplayError as e:
         return _fail(str(e))
     sampler = opened.sampler
+    sampler.free_rule = settings.free_rule()
     try:
         snap = sampler.sample()
         if snap.source == "nvml" and any(r.info.cpu_pct is not None for r in snap.processes):
@@ -135,6 +142,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
                               proc_util_every_s=settings.process_util_interval)
     except ReplayError as e:
         return _fail(str(e))
+    opened.sampler.free_rule = settings.free_rule()
     banner = None
     if opened.reason:
         banner = (f"{opened.reason[0].upper()}{opened.reason[1:]}. Showing a REPLAY of a real 2×H200 "

@@ -48,6 +48,12 @@ class Settings:
     process_util_interval: float = 2.0  # seconds between per-process SM% reads (~2 ms CPU/GPU each)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
+    def free_rule(self):
+        from .core.summary import FreeRule
+
+        return FreeRule(max_memory_bytes=self.free_max_memory_mib * 2**20,
+                        max_util_pct=self.free_max_util_pct)
+
     def clamp(self) -> Settings:
         iv = min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, float(self.refresh_interval)))
         win = self.history_window_min if self.history_window_min in (1, 5, 15, 60) else 5

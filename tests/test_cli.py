@@ -91,3 +91,16 @@ def test_record_from_replay_round_trips(tmp_path):
 def test_record_without_nvml_exits_2():
     r = cli("record", "x.jsonl", "--seconds", "1")
     assert r.returncode == 2 and "NVML" in r.stderr
+
+
+def test_free_gpu_rule_comes_from_settings(tmp_path):
+    import os
+
+    cfg = tmp_path / "ftmllm-tui"
+    cfg.mkdir()
+    (cfg / "config.toml").write_text("[gpus]\nfree_max_util_pct = -1\n")  # nothing is idle enough
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path))
+    r = cli("snapshot", "--json", "--replay", str(DATA / "h200x8_synth.jsonl"), env=env)
+    assert r.returncode == 0 and [g["free"] for g in json.loads(r.stdout)["gpus"]] == [False] * 8
+    r = cli("snapshot", "--json", "--replay", str(DATA / "h200x8_synth.jsonl"))
+    assert [g["index"] for g in json.loads(r.stdout)["gpus"] if g["free"]] == [4, 5, 6, 7]

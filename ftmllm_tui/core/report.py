@@ -7,7 +7,7 @@ from typing import Any
 
 from . import fmt
 from .snapshot import Snapshot
-from .summary import free_gpus, user_shares
+from .summary import user_shares
 
 SCHEMA_VERSION = 1
 
@@ -41,7 +41,7 @@ def snapshot_json(s: Snapshot) -> dict[str, Any]:
                  "compute_instance_id": m.compute_instance_id, "error": m.error}
                 for m in g.mig_devices
             ],
-            "free": g.index in free_gpus(s),
+            "free": g.index in s.free,
             "error": g.error,
             "field_errors": {k: v for k, v in g.field_errors},
         })
@@ -100,7 +100,7 @@ def snapshot_text(s: Snapshot, width: int = 100) -> str:
     lines = []
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.recorded_t or s.t))
     tag = "REPLAY (recorded)" if s.is_replay else "live"
-    free = free_gpus(s)
+    free = s.free
     lines.append(f"{tag} {when}  driver {s.driver_version or '?'}  "
                  f"GPUs {len(s.gpus)}  free {len(free)}{' ' + ','.join(map(str, free)) if free else ''}")
     if s.host:

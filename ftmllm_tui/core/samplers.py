@@ -18,6 +18,7 @@ from .host import HostSampler
 from .nvml import PROC_UTIL_EVERY_S, NvmlReader, NvmlUnavailable
 from .processes import ProcessSampler, current_user
 from .snapshot import Snapshot
+from .summary import FreeRule
 from .sweep import build_snapshot
 
 BUNDLED_RECORDING = "h200x2_torchrun_and_other_user.jsonl"
@@ -38,6 +39,7 @@ class LiveSampler:
         self.host = HostSampler()
         self.me = me or current_user()
         self.clock = clock
+        self.free_rule = FreeRule()
 
     @property
     def label(self) -> str:
@@ -61,7 +63,7 @@ class LiveSampler:
 
     def sample(self) -> Snapshot:
         return build_snapshot(self.sweep(), source=self.source, me=self.me, now=self.clock(),
-                              driver_version=self.reader.driver_version)
+                              driver_version=self.reader.driver_version, free_rule=self.free_rule)
 
     def meta(self) -> dict[str, Any]:
         return self.reader.meta()
@@ -127,6 +129,7 @@ class ReplaySampler:
         self.me = me or current_user()
         self.clock = clock
         self.position = 0
+        self.free_rule = FreeRule()
 
     @property
     def label(self) -> str:
@@ -139,7 +142,7 @@ class ReplaySampler:
 
     def sample(self) -> Snapshot:
         return build_snapshot(self.sweep(), source=self.source, me=self.me, now=self.clock(),
-                              driver_version=self.recording.meta.get("driver"))
+                              driver_version=self.recording.meta.get("driver"), free_rule=self.free_rule)
 
     def meta(self) -> dict[str, Any]:
         return dict(self.recording.meta)

@@ -155,6 +155,7 @@ class Snapshot:
     driver_version: str | None = None
     sweep_ms: float | None = None
     warnings: tuple[str, ...] = field(default=())
+    free: tuple[int, ...] = ()  # indices of free GPUs (by the sampler's FreeRule)
 
     @property
     def is_replay(self) -> bool:

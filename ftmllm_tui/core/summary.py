@@ -44,17 +44,21 @@ def memory_by_user(snapshot: Snapshot, gpu_index: int) -> list[tuple[str, int]]:
     return sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def is_free(gpu: GpuReading, *, max_memory_bytes: int = GIB, max_util_pct: int = 10) -> bool:
+@dataclass(frozen=True)
+class FreeRule:
+    """When a GPU counts as free (settings: gpus.free_max_memory_mib, gpus.free_max_util_pct)."""
+
+    max_memory_bytes: int = GIB
+    max_util_pct: int = 10
+
+
+def is_free(gpu: GpuReading, rule: FreeRule = FreeRule()) -> bool:
     """Free: readable, no processes, little memory in use and little utilisation."""
     if gpu.error is not None or gpu.processes:
         return False
-    if gpu.memory_used_bytes is None or gpu.memory_used_bytes > max_memory_bytes:
+    if gpu.memory_used_bytes is None or gpu.memory_used_bytes > rule.max_memory_bytes:
         return False
-    return gpu.utilization_pct is None or gpu.utilization_pct <= max_util_pct
-
-
-def free_gpus(snapshot: Snapshot, **kw) -> tuple[int, ...]:
-    return tuple(g.index for g in snapshot.gpus if is_free(g, **kw))
+    return gpu.utilization_pct is None or gpu.utilization_pct <= rule.max_util_pct
 
 
 def user_colour_index(user: str, palette_size: int) -> int:

@@ -25,6 +25,7 @@ from .snapshot import (
     ProcessRow,
     Snapshot,
 )
+from .summary import FreeRule, is_free
 
 NO_ID = 0xFFFFFFFF  # NVML's "not a MIG instance" marker for gpuInstanceId / computeInstanceId
 NOT_AVAILABLE = 0xFFFFFFFFFFFFFFFF  # NVML_VALUE_NOT_AVAILABLE_ulonglong
@@ -286,6 +287,7 @@ def build_snapshot(
     me: str,
     now: float,
     driver_version: str | None = None,
+    free_rule: FreeRule = FreeRule(),
 ) -> Snapshot:
     """The one parser for live and replayed sweeps."""
     devices = sweep.get("devices")
@@ -330,4 +332,5 @@ def build_snapshot(
         driver_version=driver_version,
         sweep_ms=_as_float(sweep.get("sweep_ms")),
         warnings=tuple(warnings),
+        free=tuple(g.index for g in gpus if is_free(g, free_rule)),
     )

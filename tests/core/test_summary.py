@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ftmllm_tui.core.summary import (free_gpus, short_gpu_name, throttle_words, user_colour_index,
+from ftmllm_tui.core.summary import (FreeRule, short_gpu_name, throttle_words, user_colour_index,
                                      user_shares)
 from ftmllm_tui.core.sweep import build_snapshot
 
@@ -18,8 +18,12 @@ def test_free_gpus(tmp_path):
     from pathlib import Path
 
     rec = Path(__file__).parents[1] / "data" / "h200x8_synth.jsonl"
-    snap = ReplaySampler(rec, me="root").sample()
-    assert free_gpus(snap) == (4, 5, 6, 7)  # 2 is lost, 0/1/3 are busy
+    sampler = ReplaySampler(rec, me="root")
+    assert sampler.sample().free == (4, 5, 6, 7)  # 2 is lost, 0/1/3 are busy
+    sampler.free_rule = FreeRule(max_memory_bytes=0, max_util_pct=0)  # stricter: 0 B used
+    assert sampler.sample().free == (4, 5, 6, 7)
+    sampler.free_rule = FreeRule(max_memory_bytes=-1)  # nothing can be free
+    assert sampler.sample().free == ()
 
 
 def test_user_colours_are_stable_across_runs():

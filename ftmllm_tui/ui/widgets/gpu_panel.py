@@ -7,7 +7,7 @@ from textual.containers import Vertical
 
 from ...core.history import GpuHistory
 from ...core.snapshot import GpuReading, Snapshot
-from ...core.summary import WORRYING_THROTTLE, is_free, memory_by_user, short_gpu_name, throttle_words
+from ...core.summary import WORRYING_THROTTLE, memory_by_user, short_gpu_name, throttle_words
 from ..palette import PALETTE
 from .bars import level_bar, sparkline, split_bar
 from .cell import BuiltLine
@@ -92,7 +92,7 @@ class GpuRow(BuiltLine):
 
     def build(self, width: int, snapshot: Snapshot, g: GpuReading, history: GpuHistory,
               window_s: int) -> Text:
-        free = is_free(g)
+        free = g.index in snapshot.free
         t = fit(index_text(g, free), 3)
         t.append_text(fit(Text(short_gpu_name(g.name), style=PALETTE.free if free else ""), 7))
         if g.error:
@@ -125,7 +125,7 @@ class GpuCard(BuiltLine):
         self.index = index
 
     def show(self, snapshot: Snapshot, g: GpuReading, history: GpuHistory, window_s: int) -> None:
-        free = is_free(g)
+        free = g.index in snapshot.free
         title = f"GPU {g.index} · {g.name or '?'}"
         if g.bus_id:
             title += f" · {g.bus_id.split(':', 1)[-1]}"
@@ -189,7 +189,7 @@ def users_text(snapshot: Snapshot, g: GpuReading) -> Text:
     t = Text()
     users = memory_by_user(snapshot, g.index)
     if not users:
-        t.append("no processes", style=PALETTE.free if is_free(g) else PALETTE.muted)
+        t.append("no processes", style=PALETTE.free if g.index in snapshot.free else PALETTE.muted)
         return t
     for i, (user, b) in enumerate(users):
         if i:

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from ...core import fmt
 from ...core.snapshot import HostInfo, Snapshot
-from ...core.summary import UserShare, free_gpus
+from ...core.summary import UserShare
 from ..palette import PALETTE
 from .bars import level_bar
 from .cell import BuiltLine
@@ -48,7 +48,7 @@ class TitleBar(BuiltLine):
                 left.append(host, style="bold")
                 left.append(" · ")
             n = len(snapshot.gpus)
-            free = len(free_gpus(snapshot))
+            free = len(snapshot.free)
             left.append(f"{n} GPU{'s' if n != 1 else ''}")
             left.append(" · ")
             left.append(f"{free} free", style=f"bold {PALETTE.free}" if free else PALETTE.muted)
