@@ -46,6 +46,15 @@ class Settings:
     free_max_memory_mib: int = 1024  # a GPU with no process and at most this much used is free
     free_max_util_pct: int = 10
     process_util_interval: float = 2.0  # seconds between per-process SM% reads (~2 ms CPU/GPU each)
+    # [runs]
+    tmux_socket: str = ""  # tmux -L NAME; "" = the user's default server (FTMLLM_TMUX_SOCKET)
+    llamafactory_cli: str = "llamafactory-cli"  # or a prefix: "conda run --no-capture-output -n ENV llamafactory-cli"
+    env: tuple[tuple[str, str], ...] = ()  # [runs.env] added to every run (HUGGINGFACE_HUB_CACHE...)
+    pass_env: tuple[str, ...] = ("SWANLAB_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "WANDB_API_KEY")
+    stop_grace_s: float = 10.0  # after SIGINT (ZeRO-3 saves can need 30 s+)
+    term_grace_s: float = 5.0  # after SIGTERM, before SIGKILL
+    stall_minutes: float = 15.0  # a running train run whose trainer_log has not grown for this long
+    stop_and_save_timeout_s: float = 120.0  # "stop and save" falls back to a normal stop after this
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def free_rule(self):
@@ -63,6 +72,8 @@ class Settings:
 SECTIONS: dict[str, tuple[str, ...]] = {
     "ui": ("refresh_interval", "history_window_min", "mine_only", "tree"),
     "gpus": ("free_max_memory_mib", "free_max_util_pct", "process_util_interval"),
+    "runs": ("tmux_socket", "llamafactory_cli", "env", "pass_env", "stop_grace_s", "term_grace_s",
+             "stall_minutes", "stop_and_save_timeout_s"),
 }
 
 
@@ -89,6 +100,13 @@ def load_settings(path: Path | None = None) -> Settings:
                 warnings.append(f"{path}: unknown key {section}.{key} ignored")
                 continue
             want = type(getattr(defaults, key))
+            if key == "env" and isinstance(val, dict) and all(
+                    isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in val.items()):
+                values[key] = tuple(sorted((k, str(v)) for k, v in val.items()))
+                continue
+            if want is tuple and isinstance(val, list) and all(isinstance(v, str) for v in val):
+                values[key] = tuple(val)
+                continue
             ok = isinstance(val, want) or (want is float and isinstance(val, int))
             if isinstance(val, bool) and want is not bool:
                 ok = False
