@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", metavar="FILE", help="replay a recording (JSONL) instead of live NVML")
     p.add_argument("--readonly", action="store_true", help="hide every action that changes anything")
     p.add_argument("--interval", type=float, metavar="S", help="refresh interval in seconds")
+    p.add_argument("--tmux-socket", metavar="NAME",
+                   help="tmux -L NAME for runs (default: FTMLLM_TMUX_SOCKET, settings, your server)")
+    p.add_argument("--llamafactory-cli", metavar="CMD",
+                   help="command (or prefix) that runs LLaMA-Factory (default: FTMLLM_LLAMAFACTORY_CLI, "
+                        "settings, llamafactory-cli on PATH)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("snapshot", help="print one snapshot of GPUs and GPU processes, then exit")
@@ -43,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seconds", type=float, default=30.0, help="how long to record (default 30)")
     r.add_argument("--interval", dest="rec_interval", type=float, default=1.0,
                    help="seconds between sweeps (default 1)")
+    from .cli_runs import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -52,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_snapshot(args)
     if args.command == "record":
         return cmd_record(args)
+    if args.command in ("launch", "runs", "stop"):
+        from . import cli_runs
+
+        return getattr(cli_runs, f"cmd_{args.command}")(args)
     return cmd_tui(args)
 
 

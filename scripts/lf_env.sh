@@ -1,15 +1,25 @@
 #!/bin/sh
 # Create (once) .venv-lf/: a separate virtualenv with a CPU build of torch and
-# LLaMA-Factory, used by the tests that run a real `llamafactory-cli train` of a
-# tiny, locally-built model (tests/lf/README.md).
+# LLaMA-Factory, for the tests that run a real `llamafactory-cli train` of a
+# tiny, locally built model (see tests/lf/README.md).
 #
-#   sh scripts/lf_env.sh        # from any directory; prints the llamafactory-cli path last
+#   sh scripts/lf_env.sh          # from any directory; last line = path of llamafactory-cli
+#   LF_SWANLAB=1 sh scripts/lf_env.sh   # also install swanlab (for --swanlab-local)
 #
 # Idempotent: a stamp file records what was installed; a second run returns at once.
-# Overridable: LF_PYTHON (default python3), LF_TORCH (default 2.13.0; the CPU
-# wheel of that version is what pip picks on this machine), LF_VERSION (0.9.5).
-# Nothing here downloads a model; pip's own cache is the only thing written
-# outside the repository.
+# Only pip's own cache is written outside the repository; no model is downloaded.
+#
+# Why it does not simply `pip install llamafactory`: llamafactory requires
+# torchvision and torchaudio, and the only Linux wheels of those that pip can reach
+# are CUDA builds. Next to the CPU torch their native libraries fail to load
+# (libc10_cuda.so: not found) and `import transformers.PreTrainedModel` then dies
+# with "operator torchvision::nms does not exist". So:
+#   - torchvision is NOT installed (transformers and LLaMA-Factory's text path
+#     work without it; only image/video data would need it);
+#   - torchaudio (imported unconditionally by llamafactory/data/mm_plugin.py) is
+#     installed without deps and its native .so files are removed, which makes it
+#     a pure-Python package (it then loads as "extension not available").
+# Everything else llamafactory requires is installed from its own metadata.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,12 +29,13 @@ CLI="$VENV/bin/llamafactory-cli"
 STAMP="$VENV/.lf-installed"
 
 LF_PYTHON=${LF_PYTHON:-python3}
-LF_TORCH=${LF_TORCH:-2.13.0}
+LF_TORCH=${LF_TORCH:-2.13.0}          # 2.13.0+cpu is on this machine's disk (/opt/wheels)
 LF_VERSION=${LF_VERSION:-0.9.5}
-# torchvision must match torch exactly (0.28.x <-> 2.13.x); torchaudio>=2.11 only
-# asks for torch>=2.11. Both are hard requirements of llamafactory.
-LF_TORCHVISION=${LF_TORCHVISION:-0.28.0}
-SPEC="torch==$LF_TORCH torchvision==$LF_TORCHVISION llamafactory==$LF_VERSION"
+LF_TORCHAUDIO=${LF_TORCHAUDIO:-2.11.1}
+LF_SWANLAB=${LF_SWANLAB:-0}
+# The versions this was verified with (all are llamafactory 0.9.5's upper bounds).
+PINS="transformers==5.6.0 tokenizers==0.22.2 accelerate==1.11.0 datasets==4.0.0 peft==0.18.1 trl==0.24.0"
+SPEC="torch==$LF_TORCH llamafactory==$LF_VERSION torchaudio==$LF_TORCHAUDIO(no-so) $PINS swanlab=$LF_SWANLAB v2"
 
 if [ -x "$CLI" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$SPEC" ]; then
     echo "$CLI"
@@ -37,32 +48,83 @@ if [ ! -x "$PY" ]; then
     log "creating $VENV"
     "$LF_PYTHON" -m venv "$VENV"
 fi
+rm -f "$STAMP"
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-PIP="$PY -m pip install -q --no-input"
+# pip install, quiet; stderr is shown minus two known harmless messages: local
+# find-links/index folders that lack a package, and the resolver's note that
+# llamafactory's torchvision requirement is unmet (on purpose, see above).
+PIPERR="$VENV/.lf-pip.err"
+pipi() {
+    rc=0
+    "$PY" -m pip install -q --no-input "$@" 2>"$PIPERR" || rc=$?
+    grep -v -e "^WARNING: Location 'file:.* is ignored" \
+        -e "^ERROR: pip's dependency resolver does not currently take into account" \
+        -e "^llamafactory .* requires torchvision" "$PIPERR" >&2 || true
+    return $rc
+}
 
-# 1. torch first, on its own, so the CPU build is chosen (it is the highest
-#    "2.13.0" candidate: 2.13.0+cpu > 2.13.0) and later steps never replace it.
+# 1. torch on its own, so that the CPU build is the one chosen: "2.13.0+cpu" sorts
+#    above "2.13.0" (the multi-GB CUDA wheel on PyPI), and the later steps keep it.
 log "installing torch==$LF_TORCH"
-$PIP "torch==$LF_TORCH"
-TORCH_VER=$("$PY" -c 'import torch; print(torch.__version__)')
-TORCH_CUDA=$("$PY" -c 'import torch; print(torch.version.cuda or "")')
-if [ -n "$TORCH_CUDA" ]; then
-    log "warning: torch $TORCH_VER is a CUDA build (cuda $TORCH_CUDA); a CPU build is much smaller"
+pipi "torch==$LF_TORCH"
+TORCH_VER=$("$PY" -W ignore -c 'import torch; print(torch.__version__)')
+if [ -n "$("$PY" -W ignore -c 'import torch; print(torch.version.cuda or "")')" ]; then
+    log "warning: torch $TORCH_VER is a CUDA build; torchaudio below is made CPU-only anyway"
 fi
 
-# 2. LLaMA-Factory and the rest, with torch pinned to what step 1 installed.
-#    deepspeed, vllm, bitsandbytes are extras and are not installed.
+# Constraints for every later step. A -c on the command line replaces the one in
+# pip's config, so that one (if any) is copied in too.
 CONS="$VENV/.lf-constraints.txt"
-echo "torch==$TORCH_VER" > "$CONS"
-if [ -f /etc/xdg/pip/constraints.txt ]; then
-    # a -c on the command line replaces the configured one: keep both
-    cat /etc/xdg/pip/constraints.txt >> "$CONS"
-fi
-log "installing llamafactory==$LF_VERSION (torch $TORCH_VER)"
-$PIP -c "$CONS" "llamafactory==$LF_VERSION" "torchvision==$LF_TORCHVISION" torchaudio
+{
+    echo "torch==$TORCH_VER"
+    for p in $PINS; do echo "$p"; done
+    if [ -f /etc/xdg/pip/constraints.txt ]; then grep -v '^torch[=<>]' /etc/xdg/pip/constraints.txt || true; fi
+} > "$CONS"
 
-# 3. smoke check: the CLI imports and reports its version.
+# 2. torchaudio, CPU-only by removing its (CUDA-linked) native libraries.
+pipi --no-deps "torchaudio==$LF_TORCHAUDIO"
+"$PY" - <<'EOF'
+import importlib.util, pathlib
+spec = importlib.util.find_spec("torchaudio")
+lib = pathlib.Path(spec.submodule_search_locations[0]) / "lib"
+for so in lib.glob("*.so"):
+    so.unlink()
+EOF
+
+# 3. llamafactory itself, then its requirements minus torch/torchvision/torchaudio.
+log "installing llamafactory==$LF_VERSION and its requirements (torch $TORCH_VER)"
+pipi --no-deps "llamafactory==$LF_VERSION"
+REQS=$("$PY" - <<'EOF'
+import re
+from importlib.metadata import requires
+skip = {"torch", "torchvision", "torchaudio"}
+for r in requires("llamafactory") or []:
+    if "extra ==" in r:
+        continue
+    name = re.match(r"[A-Za-z0-9._-]+", r).group(0).lower().replace("_", "-")
+    if name not in skip:
+        print(r.split(";")[0].strip())
+EOF
+)
+# one requirement per line: split on newlines only, no globbing
+set -f
+OLDIFS=$IFS
+IFS='
+'
+# shellcheck disable=SC2086
+pipi -c "$CONS" $REQS
+IFS=$OLDIFS
+set +f
+
+if [ "$LF_SWANLAB" = 1 ]; then
+    log "installing swanlab"
+    pipi -c "$CONS" swanlab
+fi
+
+# 4. smoke check: the data path (imports torchaudio, transformers' model classes) and the CLI.
+DISABLE_VERSION_CHECK=1 HF_HUB_OFFLINE=1 "$PY" -c \
+    'import llamafactory.data.mm_plugin, transformers; transformers.PreTrainedModel'
 DISABLE_VERSION_CHECK=1 HF_HUB_OFFLINE=1 "$CLI" version >/dev/null
 
 echo "$SPEC" > "$STAMP"
