@@ -18,6 +18,21 @@ class TmuxError(RuntimeError):
     pass
 
 
+def _libtmux():
+    """Import libtmux (~80 ms, so only when needed). It reads ``sys.stdout.encoding`` on import,
+    which a UI toolkit's print capture may not have: give it one."""
+    import sys
+
+    if "libtmux" not in sys.modules and getattr(sys.stdout, "encoding", None) is None:
+        try:
+            sys.stdout.encoding = "utf-8"  # type: ignore[misc]
+        except (AttributeError, TypeError):
+            pass
+    import libtmux
+
+    return libtmux
+
+
 def tmux_missing() -> str | None:
     """None when tmux can be used, else what to do about it."""
     if shutil.which("tmux") is None:
@@ -48,9 +63,7 @@ class Tmux:
             missing = tmux_missing()
             if missing:
                 raise TmuxError(missing)
-            import libtmux
-
-            self._server = libtmux.Server(socket_name=self.socket_name)
+            self._server = _libtmux().Server(socket_name=self.socket_name)
         return self._server
 
     def _cmd(self, *args: str) -> list[str]:

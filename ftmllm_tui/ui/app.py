@@ -15,6 +15,7 @@ from ..core.proctable import ViewOptions
 from ..core.history import WINDOWS_MIN, GpuHistory
 from ..core.samplers import Sampler
 from ..core.snapshot import Snapshot
+from ..context import RunContext
 from ..settings import MAX_INTERVAL_S, MIN_INTERVAL_S, Settings
 from .screens.help import HelpScreen
 from .screens.home import HomeScreen
@@ -57,10 +58,12 @@ class FtmApp(App):
     ]
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
-                 readonly: bool = False, autostart: bool = True, first: Snapshot | None = None):
+                 readonly: bool = False, autostart: bool = True, first: Snapshot | None = None,
+                 ctx: RunContext | None = None):
         super().__init__(driver_class=_driver_class())
         self.sampler = sampler
         self.settings = (settings or Settings()).clamp()
+        self.ctx = ctx or RunContext.create(self.settings, readonly=readonly)
         self.interval = self.settings.refresh_interval
         self.window_min = self.settings.history_window_min
         self.readonly = readonly
@@ -136,6 +139,34 @@ class FtmApp(App):
                 return s
         return None
 
+    # -- views and dialogs -------------------------------------------------------------------------
+    def open_runs(self) -> None:
+        from .screens.runs import RunsScreen
+
+        if not isinstance(self.screen, RunsScreen):
+            self.push_screen(RunsScreen())
+
+    def open_launch(self, from_record=None) -> None:
+        if self.ctx.readonly:
+            self.notify("Read-only mode: launching is disabled", severity="warning", timeout=3)
+            return
+        from .screens.launch import LaunchScreen
+
+        screen = LaunchScreen.from_record(from_record) if from_record is not None else LaunchScreen()
+
+        def launched(rec) -> None:
+            if rec is None:
+                return
+            self.notify(f"Started {rec.name} ({rec.id}) in tmux session {rec.tmux_session}", timeout=8)
+            from .screens.runs import RunsScreen
+
+            if isinstance(self.screen, RunsScreen):
+                self.screen.refresh_runs()
+            else:
+                self.open_runs()
+
+        self.push_screen(screen, launched)
+
     # -- app-wide actions --------------------------------------------------------------------------
     def change_interval(self, direction: int) -> None:
         steps = INTERVALS
@@ -176,6 +207,12 @@ class FtmApp(App):
         yield SystemCommand("Refresh slower", "Longer refresh interval (-)", home.action_slower)
         yield SystemCommand("Cycle GPU layout", "auto / compact rows / cards (v)",
                             home.action_layout)
+        yield SystemCommand("Runs", "Launched jobs: state, progress, attach, stop (r)", self.open_runs)
+        if not self.ctx.readonly:
+            yield SystemCommand("Launch a run", "llamafactory-cli train|chat|… in tmux (n)",
+                                self.open_launch)
+            yield SystemCommand("Signal processes", "SIGINT/SIGTERM/SIGKILL the selected or marked "
+                                "processes (k)", home.action_kill)
         yield SystemCommand("Help", "Every key of this view (?)", self.action_help)
 
     def on_unmount(self) -> None:

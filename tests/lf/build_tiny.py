@@ -138,6 +138,7 @@ def _yaml(out: Path, epochs: float, eval: bool, swanlab: bool) -> str:
         f"output_dir: {out / 'saves' / 'tiny-lora-sft'}",
         "logging_steps: 1",
         "save_steps: 20",
+        "save_total_limit: 2",  # long runs (--epochs 200 = 2000 steps) keep 2 checkpoints, not 100
         "plot_loss: true",
         "overwrite_output_dir: true",
         "",

@@ -55,6 +55,10 @@ class HomeScreen(Screen):
                 tooltip="Refresh slower (up to 60 s)"),
         Binding("v", "layout", "Layout", show=False, tooltip="GPU layout: auto, compact rows, cards"),
         Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the filter"),
+        Binding("r", "runs", "Runs", tooltip="Runs: launched jobs, their state and progress"),
+        Binding("n", "launch", "Launch", tooltip="Launch a LLaMA-Factory run in tmux"),
+        Binding("k", "kill", "Signal", tooltip="Signal the process under the cursor, or the marked ones"),
+        Binding("space", "mark", "Mark", show=False, tooltip="Mark / unmark a process for k"),
     ]
 
     DEFAULT_CSS = """
@@ -205,6 +209,38 @@ class HomeScreen(Screen):
 
     def action_slower(self) -> None:
         self.app.change_interval(+1)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.app.ctx.readonly and action in ("launch", "kill", "mark"):
+            return False  # --readonly: nothing here changes anything
+        return True
+
+    def action_runs(self) -> None:
+        self.app.open_runs()
+
+    def action_launch(self) -> None:
+        self.app.open_launch()
+
+    def action_mark(self) -> None:
+        self.query_one(ProcessTable).toggle_mark()
+
+    def action_kill(self) -> None:
+        table = self.query_one(ProcessTable)
+        picked = table.picked()
+        if not picked:
+            self.notify("No process selected", severity="warning", timeout=3)
+            return
+        if self._last is not None and self._last.is_replay:
+            self.notify("REPLAY: these processes are not on this machine", severity="warning", timeout=4)
+            return
+        from .kill import KillScreen
+
+        def done(_r) -> None:
+            table.marked.clear()
+            if self._last is not None:
+                table.show(self._last)
+
+        self.app.push_screen(KillScreen(picked), done)
 
     def action_layout(self) -> None:
         self.layout_pref = LAYOUTS[(LAYOUTS.index(self.layout_pref) + 1) % len(LAYOUTS)]

@@ -73,6 +73,7 @@ class ProcessTable(FastTable):
         self._snapshot: Snapshot | None = None
         self._with_run = False
         self.shown: list[Entry] = []
+        self.marked: set[str] = set()  # row keys marked with space (for k)
 
     def _columns(self) -> tuple[Col, ...]:
         keys = [k for k in COLUMN_KEYS if k != "command" and (k != "run" or self._with_run)]
@@ -107,10 +108,38 @@ class ProcessTable(FastTable):
         self.shown = shown
         keys = [c.key for c in cols]
         cells = {}
+        self.marked &= {e.key for e in shown if e.row is not None}
         for e in shown:
             d = row_cells(e)
+            if e.key in self.marked:
+                d["gpu"] = Text("●", style=f"bold {PALETTE.danger}") + d["gpu"]
+                d["gpu"].justify = "right"
             cells[e.key] = tuple(d[k] for k in keys)
         self.set_rows([e.key for e in shown], cells)
+
+    def toggle_mark(self) -> None:
+        e = self.selected_entry()
+        if e is None or e.row is None:
+            return
+        self.marked ^= {e.key}
+        if self._snapshot is not None:
+            self.show(self._snapshot)
+        self.action_cursor(1)
+
+    def picked(self) -> list:
+        """(pid, create_time, GPUs, GPU memory) of the marked rows, or of the row under the cursor
+        (for a launcher row in tree view: all its workers)."""
+        entries_ = [e for e in self.shown if e.key in self.marked] or (
+            [self.selected_entry()] if self.selected_entry() is not None else [])
+        rows = []
+        for e in entries_:
+            rows += [e.row] if e.row is not None else list(e.members)
+        by_pid: dict[int, list] = {}
+        for r in rows:
+            cur = by_pid.setdefault(r.pid, [r.pid, r.info.create_time, [], 0])
+            cur[2].append(r.gpu_index)
+            cur[3] += r.gpu.gpu_memory_bytes or 0
+        return [(pid, ct, tuple(g), mem or None) for pid, ct, g, mem in by_pid.values()]
 
     def selected_entry(self) -> Entry | None:
         if 0 <= self.cursor_row < len(self.shown):

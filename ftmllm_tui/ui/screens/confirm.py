@@ -1,0 +1,42 @@
+"""A yes/no modal that starts on Cancel: Enter right away never does the dangerous thing."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: 70; max-width: 95%; height: auto; border: round $warning;
+        background: $surface; padding: 1 2; }
+    ConfirmScreen Horizontal { height: 1; margin-top: 1; }
+    ConfirmScreen Button { margin-right: 2; }
+    """
+
+    def __init__(self, title: str, body: str = "", *, yes: str = "Yes", danger: bool = True):
+        super().__init__()
+        self.title_text, self.body, self.yes, self.danger = title, body, yes, danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"[b]{self.title_text}[/b]")
+            if self.body:
+                yield Static(self.body)
+            with Horizontal():
+                yield Button("Cancel", id="cancel", variant="primary", compact=True)
+                yield Button(self.yes, compact=True, id="yes", variant="error" if self.danger else "success")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,123 @@
+"""Signal processes picked in the process table (k): the same guard, modal and audit as a stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from ...core.kill import Plan, Refusal, make_plan, signal_processes
+from ...core.proctree import describe
+from ..palette import PALETTE
+from .stop import report_table, targets_table
+
+SIGNALS = {"int": signal.SIGINT, "term": signal.SIGTERM, "kill": signal.SIGKILL}
+
+
+def plan_for(picked: list[tuple[int, float | None, tuple[int, ...], int | None]], *,
+             allow_others: bool) -> Plan:
+    """``picked``: (pid, create_time when shown, GPUs, GPU memory). A changed identity is refused."""
+    procs, refused, gpu = [], [], {}
+    for pid, ctime, gpus, mem in picked:
+        try:
+            p = describe(psutil.Process(pid))
+        except psutil.Error:
+            p = None
+        if p is None:
+            continue  # gone already
+        if ctime is not None and abs(p.create_time - ctime) > 1e-3:
+            refused.append(Refusal(p, "PID reused: not the process that was shown"))
+            continue
+        procs.append(p)
+        gpu[pid] = (gpus, mem)
+    plan = make_plan(procs, allow_others=allow_others, gpu_of=lambda pid: gpu.get(pid, ((), None)))
+    return Plan(plan.targets, plan.refused + tuple(refused))
+
+
+class KillScreen(ModalScreen):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    KillScreen { align: center middle; }
+    KillScreen > Vertical { width: 110; max-width: 98%; height: auto; max-height: 90%;
+        border: round $error; background: $surface; padding: 0 1; }
+    KillScreen Horizontal { height: 1; margin-top: 1; }
+    KillScreen Button { margin-right: 2; }
+    KillScreen #others { display: none; }
+    KillScreen #others.-shown { display: block; }
+    """
+
+    def __init__(self, picked):
+        super().__init__()
+        self.picked = picked
+        self.plan: Plan | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = f"Signal {len(self.picked)} process{'es' if len(self.picked) != 1 else ''}"
+            v.border_subtitle = "Cancel is the default"
+            yield Static("Checking…", id="targets")
+            yield Input(placeholder="as root: type  yes  to include other users' processes", id="others")
+            yield Static("", id="result")
+            with Horizontal(id="buttons"):
+                yield Button("Cancel", id="cancel", variant="primary", compact=True)
+                yield Button("SIGINT", compact=True, id="int", variant="warning", disabled=True)
+                yield Button("SIGTERM", compact=True, id="term", variant="error", disabled=True)
+                yield Button("SIGKILL", compact=True, id="kill", variant="error", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+        self._plan(False)
+
+    @work(thread=True, exclusive=True, group="kill-plan")
+    def _plan(self, allow_others: bool) -> None:
+        plan = plan_for(self.picked, allow_others=allow_others)
+        self.app.call_from_thread(self._planned, plan)
+
+    def _planned(self, plan: Plan) -> None:
+        self.plan = plan
+        self.query_one("#targets", Static).update(targets_table(plan) if (plan.targets or plan.refused)
+                                                  else Text("These processes are gone.", style=PALETTE.muted))
+        for b in self.query(Button):
+            if b.id != "cancel":
+                b.disabled = plan.empty
+        if os.geteuid() == 0 and any("owned by" in r.reason for r in plan.refused):
+            self.query_one("#others", Input).add_class("-shown")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "others" and event.value.strip().lower() == "yes":
+            self._plan(True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id in ("cancel", "close"):
+            self.dismiss(None)
+            return
+        if self.plan is None or self.plan.empty or event.button.id not in SIGNALS:
+            return
+        for b in self.query(Button):
+            b.disabled = True
+        self._send(SIGNALS[event.button.id])
+
+    @work(thread=True, exclusive=True, group="kill-send")
+    def _send(self, sig: int) -> None:
+        assert self.plan is not None
+        report = signal_processes(self.plan, sig, audit=self.app.ctx.audit)
+        self.app.call_from_thread(self._done, report)
+
+    def _done(self, report) -> None:
+        self.query_one("#targets", Static).update(report_table(report))
+        buttons = self.query_one("#buttons", Horizontal)
+        buttons.remove_children()
+        close = Button("Close", id="close", variant="primary", compact=True)
+        buttons.mount(close)
+        close.focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,207 @@
+"""The launch dialog: config, kind, GPUs, name, environment; the exact command and every pre-flight
+problem are shown (and copyable) before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ...core import fmt
+from ...core.launch import LaunchError, LaunchRequest, Prepared, prepare, start
+from ...core.runs import KINDS, RunRecord
+from ...core.tmux import TmuxError
+from ..palette import PALETTE
+
+
+def gpu_table(app) -> Table | Text:
+    snap = getattr(app, "snapshot", None)
+    if snap is not None and snap.is_replay:
+        return Text("REPLAY: the GPUs shown elsewhere are a recording's, not this machine's; "
+                    "launch with GPUs none here.", style=PALETTE.warning)
+    if snap is None or not snap.gpus:
+        return Text("No GPUs visible (no NVIDIA driver): use none for a CPU run.", style=PALETTE.muted)
+    t = Table(box=None, padding=(0, 1), header_style="bold")
+    for c in ("GPU", "NAME", "MEMORY", "UTIL", "HELD BY", ""):
+        t.add_column(c)
+    for g in snap.gpus:
+        users = sorted({r.user for r in snap.processes if r.gpu_index == g.index})
+        free = g.index in snap.free
+        mem = (f"{fmt.bytes_h(g.memory_used_bytes)}/{fmt.bytes_h(g.memory_total_bytes)}"
+               if g.memory_total_bytes else "-")
+        t.add_row(str(g.index), g.short_name, mem, "-" if g.utilization_pct is None else
+                  f"{g.utilization_pct}%", ", ".join(users) or "-",
+                  Text("FREE", style=f"bold {PALETTE.free}") if free else
+                  Text(g.error or "busy", style=PALETTE.muted))
+    return t
+
+
+class LaunchScreen(ModalScreen[RunRecord | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+y", "copy", "Copy command")]
+    DEFAULT_CSS = """
+    LaunchScreen { align: center middle; }
+    LaunchScreen > VerticalScroll#dialog { width: 110; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1; }
+    LaunchScreen .row { height: 1; margin-bottom: 1; }
+    LaunchScreen Label { width: 8; }
+    LaunchScreen Input { width: 1fr; }
+    LaunchScreen Select { width: 16; }
+    LaunchScreen #gpus-in { width: 16; }
+    LaunchScreen #name { width: 1fr; }
+    LaunchScreen .gap { width: 2; }
+    LaunchScreen #preview { height: auto; margin-top: 1; }
+    LaunchScreen #buttons { height: 1; margin-top: 1; }
+    LaunchScreen Button { margin-right: 2; }
+    """
+
+    def __init__(self, *, config: str = "", kind: str = "train", gpus: str = "auto", name: str = "",
+                 env: str = ""):
+        super().__init__()
+        self.initial = dict(config=config, kind=kind, gpus=gpus, name=name, env=env)
+        self.prepared: Prepared | None = None
+        self._debounce: Timer | None = None
+
+    @classmethod
+    def from_record(cls, rec: RunRecord) -> LaunchScreen:
+        gpus = "none" if rec.gpus is None else ",".join(map(str, rec.gpus))
+        return cls(config=rec.config or "", kind=rec.kind, gpus=gpus, name=rec.name)
+
+    def compose(self) -> ComposeResult:
+        i = self.initial
+        with VerticalScroll(id="dialog") as v:
+            v.border_title = "Launch a run"
+            v.border_subtitle = "Esc cancels · ctrl+y copies the command"
+            with Horizontal(classes="row"):
+                yield Label("Config")
+                yield Input(i["config"], placeholder="path/to/config.yaml", id="config", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Kind")
+                yield Select([(k, k) for k in KINDS], value=i["kind"], allow_blank=False, id="kind",
+                             compact=True)
+                yield Static(classes="gap")
+                yield Label("GPUs")
+                yield Input(i["gpus"], placeholder="auto|auto:2|none|0,1", id="gpus-in", compact=True)
+                yield Static(classes="gap")
+                yield Label("Name")
+                yield Input(i["name"], placeholder="(config file name)", id="name", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Env")
+                yield Input(i["env"], placeholder="KEY=VALUE KEY2=VALUE2 (added to the run's environment)",
+                            id="env", compact=True)
+            yield Static(gpu_table(self.app), id="gputable")
+            yield Static("", id="preview")
+            with Horizontal(id="buttons"):
+                yield Button("Cancel", id="cancel", variant="primary", compact=True)
+                yield Button("Start", id="start", variant="success", disabled=True, compact=True)
+                yield Button("Copy command", id="copy", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+        self._schedule()
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self, _event) -> None:
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(0.25, self._check)
+
+    def _request(self) -> LaunchRequest | str:
+        cfg = self.query_one("#config", Input).value.strip()
+        env = []
+        for item in self.query_one("#env", Input).value.split():
+            if "=" not in item or item.startswith("="):
+                return f"Env: {item!r} is not KEY=VALUE"
+            k, v = item.split("=", 1)
+            env.append((k, v))
+        kind = self.query_one("#kind", Select).value
+        return LaunchRequest(config=Path(cfg) if cfg else None, kind=str(kind),
+                             gpus=self.query_one("#gpus-in", Input).value or "auto",
+                             name=self.query_one("#name", Input).value.strip() or None, env=tuple(env),
+                             cwd=Path.cwd())
+
+    def _check(self) -> None:
+        req = self._request()
+        if isinstance(req, str):
+            self._show_problem(req)
+            return
+        self._prepare(req)
+
+    @work(thread=True, exclusive=True, group="launch-check")
+    def _prepare(self, req: LaunchRequest) -> None:
+        ctx = self.app.ctx
+        snap = self.app.snapshot
+        if snap is not None and snap.is_replay:
+            snap = None  # a recording's GPUs are not this machine's
+        prep = prepare(req, llamafactory_cli=ctx.llamafactory_cli, settings_env=ctx.settings.env,
+                       pass_env=ctx.settings.pass_env, snapshot=snap,
+                       free_rule=ctx.settings.free_rule())
+        self.app.call_from_thread(self._prepared, prep)
+
+    def _show_problem(self, msg: str) -> None:
+        self.query_one("#preview", Static).update(Text(msg, style=PALETTE.danger))
+        self.query_one("#start", Button).disabled = True
+
+    def _prepared(self, prep: Prepared) -> None:
+        self.prepared = prep
+        t = Text()
+        t.append("command  ", style="bold")
+        t.append(prep.command_line().replace("{config}", "<frozen copy of the config>"))
+        if prep.secret_env:
+            t.append("\npassed   ", style="bold")
+            t.append(", ".join(prep.secret_env) + " from your environment (never written to disk)",
+                     style=PALETTE.muted)
+        if prep.url:
+            t.append("\nurl      ", style="bold")
+            t.append(f"{prep.url}   {prep.ssh_hint}")
+        for p in prep.problems:
+            style = PALETTE.danger if p.level == "error" else PALETTE.warning
+            t.append(f"\n{'✗' if p.level == 'error' else '!'} {p.message}", style=style)
+            if p.fix:
+                t.append(f"\n    → {p.fix}", style=PALETTE.muted)
+        if prep.ok:
+            t.append("\n✓ ready", style=f"bold {PALETTE.ok}")
+        self.query_one("#preview", Static).update(t)
+        self.query_one("#start", Button).disabled = not prep.ok
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        elif event.button.id == "copy":
+            self.action_copy()
+        elif event.button.id == "start" and self.prepared is not None and self.prepared.ok:
+            event.button.disabled = True
+            self._start(self.prepared)
+
+    @work(thread=True, exclusive=True, group="launch-start")
+    def _start(self, prep: Prepared) -> None:
+        ctx = self.app.ctx
+        try:
+            rec = start(prep, ctx.registry, ctx.tmux)
+        except (LaunchError, TmuxError, OSError) as e:
+            self.app.call_from_thread(self._failed, str(e))
+            return
+        self.app.call_from_thread(self.dismiss, rec)
+
+    def _failed(self, msg: str) -> None:
+        self.notify(f"Launch failed: {msg}", severity="error", timeout=10)
+        self.query_one("#start", Button).disabled = False
+
+    def action_copy(self) -> None:
+        if self.prepared is not None:
+            self.app.copy_to_clipboard(self.prepared.command_line())
+            self.notify("Command copied (OSC 52: your terminal must allow it)", timeout=3)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
