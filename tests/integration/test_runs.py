@@ -204,3 +204,25 @@ def test_unknown_run_and_no_gpus_for_auto(tmux_env, tmp_path):
     cfg = write_cfg(tmp_path, "a.yaml", stage="sft", do_train=True, output_dir=str(tmp_path / "a"))
     r = cli(tmux_env, "launch", str(cfg))  # --gpus auto on a machine without NVIDIA
     assert r.returncode == 2 and "no GPUs are visible" in r.stderr and "--gpus none" in r.stderr
+
+
+def test_a_running_train_run_whose_log_stopped_growing_is_stalled(tmux_env, tmp_path):
+    import os as _os
+
+    cfg = write_cfg(tmp_path, "stall.yaml", stage="sft", do_train=True, output_dir=str(tmp_path / "st"),
+                    steps=2, sleep=30)
+    r = cli(tmux_env, "launch", str(cfg), "--gpus", "none")
+    run_id = r.stdout.strip().splitlines()[-1]
+    log = tmp_path / "st" / "trainer_log.jsonl"
+    end = time.monotonic() + 10
+    while not log.exists() and time.monotonic() < end:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    assert runs(tmux_env)[run_id]["stalled"] is False
+    old = time.time() - 3600  # as if NCCL had hung an hour ago
+    _os.utime(log, (old, old))
+    x = runs(tmux_env)[run_id]
+    assert x["state"] == "running" and x["stalled"] is True
+    r = cli(tmux_env, "runs")
+    assert "running!" in r.stdout and "stalled" in r.stdout
+    cli(tmux_env, "stop", run_id, "--yes")
