@@ -67,6 +67,20 @@ def tmux_env(tmp_path, monkeypatch):
     monkeypatch.delenv("SWANLAB_API_KEY", raising=False)
     yield env
     subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True, env=env)
+    _kill_leftovers(str(tmp_path))
+
+
+def _kill_leftovers(marker: str) -> None:
+    """Whatever a failed test left running (runners ignore SIGHUP by design, so killing the tmux
+    server does not end them)."""
+    import psutil
+
+    for p in psutil.process_iter():
+        try:
+            if marker in " ".join(p.cmdline()) or marker in p.environ().get("XDG_STATE_HOME", ""):
+                p.kill()
+        except psutil.Error:
+            pass
 
 
 def cli(env, *args, timeout=60, input=None):
