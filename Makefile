@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test bench sysdeps clean snapshot-update
+.PHONY: run test bench sysdeps clean snapshot-update lf-env
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "ftmllm-tui needs Python >= 3.10")'
@@ -23,9 +23,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/ftmllm-tui $(ARGS)
 
-## make test: system packages, dev extras, the whole suite
-test: sysdeps $(VENV)/.installed-dev
+## make test: system packages, dev extras, the LLaMA-Factory test env (.venv-lf), the whole suite
+test: sysdeps $(VENV)/.installed-dev lf-env
 	$(BIN)/python -m pytest
+
+## make lf-env: .venv-lf with CPU torch + LLaMA-Factory 0.9.5 for the end-to-end tests (~2 min once)
+lf-env:
+	@sh scripts/lf_env.sh >/dev/null
 
 ## make bench: performance figures (bench/README.md); results under bench/results/
 bench: $(VENV)/.installed-dev
@@ -38,4 +42,4 @@ sysdeps:
 	@sh scripts/sysdeps.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-lf build *.egg-info .pytest_cache .hypothesis

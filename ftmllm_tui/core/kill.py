@@ -97,13 +97,14 @@ def refuse_reason(p: Proc, *, my_uid: int, allow_others: bool, protected: set[in
 
 
 def role_of(p: Proc, runner_pid: int | None) -> str:
-    cmd = " ".join(p.cmdline)
+    """runner / launcher (llamafactory-cli, torchrun) / worker (llamafactory's launcher.py)."""
     if runner_pid is not None and p.pid == runner_pid:
         return "runner"
-    if "launcher.py" in cmd or "-m llamafactory.launcher" in cmd:
+    names = [a.rsplit("/", 1)[-1] for a in p.cmdline[:3]]  # interpreter, script, first argument
+    if "torchrun" in names or "llamafactory-cli" in names or "torch.distributed.run" in p.cmdline[:4]:
+        return "launcher"  # torchrun's command line also names the workers' launcher.py
+    if "launcher.py" in names or "llamafactory.launcher" in p.cmdline[:4]:
         return "worker"
-    if "torchrun" in cmd or "llamafactory-cli" in cmd or "torch.distributed.run" in cmd:
-        return "launcher"
     return "process"
 
 

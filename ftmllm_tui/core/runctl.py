@@ -175,8 +175,13 @@ def execute_stop(registry: Registry, tmux: Tmux | None, run: RunRecord, plan: Pl
                  grace_int: float, grace_term: float, force: bool = False, save_first: bool = False,
                  save_timeout: float = 120.0, progress: Callable[[str], None] = lambda m: None) -> Report:
     if save_first:
-        workers = [t for t in plan.targets if t.role == "worker"] or list(plan.targets)
-        progress("SIGABRT to the workers: LLaMA-Factory stops at the next step and saves")
+        # the processes that run the trainer: torchrun's workers, or llamafactory-cli itself when it
+        # trains in-process (one rank); never the runner nor torchrun (SIGABRT would kill them)
+        workers = [t for t in plan.targets if t.role == "worker"] or [
+            t for t in plan.targets if t.role == "launcher"
+            and any(a.endswith("llamafactory-cli") for a in t.proc.cmdline[:2])]
+        progress(f"SIGABRT to {len(workers)} trainer process{'es' if len(workers) != 1 else ''}: "
+                 "LLaMA-Factory stops at the next step and saves")
         _abort_then_wait(replace(plan, targets=tuple(workers)), audit, save_timeout, progress)
     report = Stopper(plan, audit=audit, grace_int=grace_int, grace_term=grace_term,
                      progress=progress).run(force=force)

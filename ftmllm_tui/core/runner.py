@@ -74,6 +74,7 @@ def main(argv: list[str]) -> int:
     # Ctrl-C in the pane goes to the whole pane group: the command handles it; we keep logging.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the pane went away: keep logging to the file
+    signal.signal(signal.SIGABRT, signal.SIG_IGN)  # "stop and save" is for the trainer, not for us
 
     def forward(sig, _frame):
         try:

@@ -178,3 +178,17 @@ def test_group_signal_only_when_the_group_is_all_targets(tmp_path, rid, audit):
         assert first["target"] == "process" and first["pid"] == s.proc.pid  # not the group
     finally:
         s.cleanup()
+
+
+def test_roles_of_a_llamafactory_tree():
+    from ftmllm_tui.core.kill import role_of
+
+    def proc(*cmd):
+        return replace(describe(psutil.Process()), cmdline=cmd)
+
+    lf = ".venv/lib/python3.11/site-packages/llamafactory/launcher.py"
+    assert role_of(proc("python", ".venv/bin/llamafactory-cli", "train", "x.yaml"), None) == "launcher"
+    assert role_of(proc("python", ".venv/bin/torchrun", "--nproc_per_node", "2", lf, "x.yaml"),
+                   None) == "launcher"
+    assert role_of(proc("python", "-u", lf, "x.yaml"), None) == "worker"
+    assert role_of(proc("python", "-m", "ftmllm_tui.core.runner", "d"), os.getpid()) == "runner"

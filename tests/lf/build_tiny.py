@@ -6,16 +6,22 @@ prints the path of OUTDIR/tiny_lora_sft.yaml as its last line; then
 
     HF_HUB_OFFLINE=1 .venv-lf/bin/llamafactory-cli train OUTDIR/tiny_lora_sft.yaml
 
-trains it on CPU. Needs the packages of .venv-lf (scripts/lf_env.sh): tokenizers,
-transformers, torch. Nothing is downloaded. Deterministic: the same arguments give
-byte-identical model, tokenizer and data files.
+trains it on CPU (tests/lf/README.md has timings and the 2-rank variant). Needs the
+packages of .venv-lf (sh scripts/lf_env.sh): tokenizers, transformers, torch. Nothing
+is downloaded. Deterministic: the same arguments give byte-identical model,
+tokenizer and data files (and the same losses in training).
 
-Also importable: ``build(outdir, epochs=3, eval=False, swanlab_local=False) -> Path``.
-
-Environment for the training run (tests/lf/README.md): HF_HUB_OFFLINE=1 is set here
-and is recommended for llamafactory-cli (it is what guarantees no hub request, the
-model and data being local paths). DISABLE_VERSION_CHECK is not needed with the
-versions scripts/lf_env.sh pins.
+Importable too (stdlib only at import time, so the main test venv can import it):
+  build(outdir, epochs=3, eval=False, swanlab_local=False) -> Path
+      the same as the command line; must run under .venv-lf's Python (from
+      another interpreter, run this file with LF_PYTHON as a subprocess);
+  train_env(outdir, nproc=1) -> dict
+      an environment for `llamafactory-cli train`: HF_HUB_OFFLINE=1 (required:
+      without it `datasets` sends a download-count HEAD request to
+      s3.amazonaws.com for the local json), .venv-lf/bin first on PATH (torchrun
+      must be found when nproc > 1), FORCE_TORCHRUN/NPROC_PER_NODE for nproc > 1,
+      and TMPDIR/MPLCONFIGDIR inside OUTDIR (torchrun leaves a torchelastic_* dir
+      in TMPDIR per run; matplotlib writes a font cache).
 """
 
 from __future__ import annotations
@@ -27,12 +33,10 @@ import os
 import sys
 from pathlib import Path
 
-# Before transformers/huggingface_hub are imported: never reach for the hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+REPO = Path(__file__).resolve().parents[2]
+LF_BIN = REPO / ".venv-lf" / "bin"
+LF_PYTHON = LF_BIN / "python"
+LF_CLI = LF_BIN / "llamafactory-cli"
 
 SEED = 0
 VOCAB_SIZE = 300
@@ -63,7 +67,14 @@ def _write_json(path: Path, obj: object) -> None:
 
 
 def _build_tokenizer(corpus: list[str]):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -90,6 +101,7 @@ def _build_tokenizer(corpus: list[str]):
 def _build_model(model_dir: Path, corpus: list[str]) -> None:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers.utils import logging as hf_logging
 
     tokenizer = _build_tokenizer(corpus)
     torch.manual_seed(SEED)
@@ -107,8 +119,14 @@ def _build_model(model_dir: Path, corpus: list[str]) -> None:
         bos_token_id=None,
     )
     model = Qwen2ForCausalLM(config)
-    model.save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # "Writing model shards" on stderr
+    try:
+        model.save_pretrained(model_dir)
+        tokenizer.save_pretrained(model_dir)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _yaml(out: Path, epochs: float, eval: bool, swanlab: bool) -> str:
@@ -200,14 +218,34 @@ def build(outdir: str | os.PathLike[str], epochs: float = 3, eval: bool = False,
     return cfg
 
 
+def train_env(outdir: str | os.PathLike[str], nproc: int = 1,
+              base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for `llamafactory-cli train OUTDIR/tiny_lora_sft.yaml` (see module doc)."""
+    out = Path(outdir).resolve()
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = f"{LF_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["HF_HUB_OFFLINE"] = "1"
+    for key, sub in (("TMPDIR", "tmp"), ("MPLCONFIGDIR", "mpl")):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+        env[key] = str(out / sub)
+    if nproc > 1:
+        env["FORCE_TORCHRUN"] = "1"
+        env["NPROC_PER_NODE"] = str(nproc)
+    else:
+        env.pop("FORCE_TORCHRUN", None)
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outdir")
     ap.add_argument("--epochs", type=float, default=3, help="num_train_epochs (default 3)")
     ap.add_argument("--eval", action="store_true", help="hold out 10%% and evaluate every 10 steps")
     ap.add_argument("--swanlab-local", action="store_true",
-                    help="log to SwanLab in local mode under OUTDIR/swanlog (if swanlab is installed)")
+                    help="log to SwanLab in local mode under OUTDIR/swanlog "
+                         "(if swanlab is installed)")
     a = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here needs the hub anyway
     print(build(a.outdir, epochs=a.epochs, eval=a.eval, swanlab_local=a.swanlab_local))
     return 0
 
