@@ -139,4 +139,6 @@ class Tmux:
         base = ["tmux"] + (["-L", self.socket_name] if self.socket_name else [])
         if os.environ.get("TMUX") and not self.socket_name:
             return base + ["switch-client", "-t", name]
+        if os.environ.get("TMUX"):  # inside tmux, attaching to another server nests a client
+            return ["env", "-u", "TMUX", *base, "attach-session", "-t", name]
         return base + ["attach-session", "-t", name]

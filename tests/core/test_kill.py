@@ -192,3 +192,20 @@ def test_roles_of_a_llamafactory_tree():
                    None) == "launcher"
     assert role_of(proc("python", "-u", lf, "x.yaml"), None) == "worker"
     assert role_of(proc("python", "-m", "ftmllm_tui.core.runner", "d"), os.getpid()) == "runner"
+
+
+def test_a_worker_that_already_exited_is_reported_as_gone(tmp_path, rid, audit):
+    s = StandIn(tmp_path, rid, "--workers", "2", "--early-exit", "0")
+    try:
+        procs = run_processes(rid, None)
+        deadline = time.monotonic() + 5
+        while alive(s.workers[0]) and time.monotonic() < deadline:  # it exits after 0.3 s
+            time.sleep(0.05)
+        report = Stopper(make_plan(procs, run_id=rid), audit=audit, grace_int=3).run()
+        early = next(o for o in report.outcomes if o.pid == s.workers[0])
+        assert early.result == "already gone" and early.last_signal is None
+        assert report.all_gone
+        # nothing was sent to the PID of the process that had exited
+        assert all(line.get("pid") != s.workers[0] for line in audit_lines(audit))
+    finally:
+        s.cleanup()

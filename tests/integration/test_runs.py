@@ -226,3 +226,13 @@ def test_a_running_train_run_whose_log_stopped_growing_is_stalled(tmux_env, tmp_
     r = cli(tmux_env, "runs")
     assert "running!" in r.stdout and "stalled" in r.stdout
     cli(tmux_env, "stop", run_id, "--yes")
+
+
+def test_attach_command(monkeypatch):
+    from ftmllm_tui.core.tmux import Tmux
+
+    monkeypatch.delenv("TMUX", raising=False)
+    assert Tmux("s1").attach_argv("ftm-x") == ["tmux", "-L", "s1", "attach-session", "-t", "ftm-x"]
+    monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
+    assert Tmux(None).attach_argv("ftm-x") == ["tmux", "switch-client", "-t", "ftm-x"]
+    assert Tmux("s1").attach_argv("ftm-x")[:3] == ["env", "-u", "TMUX"]
