@@ -17,7 +17,9 @@ def add_parsers(sub) -> None:
     la = sub.add_parser("launch", help="start a llamafactory-cli run in its own tmux session")
     la.add_argument("config", nargs="?", help="LLaMA-Factory YAML (not needed for webui)")
     la.add_argument("--kind", default="train",
-                    choices=["train", "chat", "webchat", "webui", "export", "eval", "api"])
+                    choices=["train", "chat", "webchat", "webui", "export", "eval", "api", "swanlab"],
+                    help="llamafactory-cli sub-command, or swanlab: serve the config's local SwanLab "
+                         "logs (swanlab watch) on a free port")
     la.add_argument("--gpus", default="auto", help="auto, auto:N, none, or indices like 0,1 (default auto)")
     la.add_argument("--name", help="a name for the run (default: the config's file name)")
     la.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment (repeat)")

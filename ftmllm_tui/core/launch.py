@@ -20,13 +20,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .runs import KINDS, Registry, RunRecord, new_run_id, sanitize
+from .runs import ALL_KINDS, KINDS, Registry, RunRecord, new_run_id, sanitize
 from .snapshot import Snapshot
 from .summary import FreeRule, is_free
 from .tmux import Tmux, TmuxError, session_name
 
-WEB_KINDS = {"webchat": "GRADIO_SERVER_PORT", "webui": "GRADIO_SERVER_PORT", "api": "API_PORT"}
-NEEDS_CONFIG = set(KINDS) - {"webui"}
+WEB_KINDS = {"webchat": "GRADIO_SERVER_PORT", "webui": "GRADIO_SERVER_PORT", "api": "API_PORT",
+             "swanlab": None}
+NEEDS_CONFIG = set(ALL_KINDS) - {"webui"}
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,8 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
     environ = dict(os.environ if environ is None else environ)
     problems: list[Problem] = []
     kind = req.kind
-    if kind not in KINDS:
-        problems.append(Problem("error", f"unknown kind {kind!r}", f"use one of {', '.join(KINDS)}"))
+    if kind not in ALL_KINDS:
+        problems.append(Problem("error", f"unknown kind {kind!r}", f"use one of {', '.join(ALL_KINDS)}"))
     cfg: dict[str, Any] = {}
     text = None
     cfg_path = None
@@ -242,7 +243,8 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
     port = url = ssh_hint = None
     if kind in WEB_KINDS:
         port = free_port()
-        env[WEB_KINDS[kind]] = str(port)
+        if WEB_KINDS[kind]:
+            env[WEB_KINDS[kind]] = str(port)
         host = socket.gethostname()
         url = f"http://localhost:{port}" + ("/docs" if kind == "api" else "")
         ssh_hint = f"ssh -L {port}:localhost:{port} {environ.get('USER', 'you')}@{host}"
@@ -255,9 +257,13 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
     argv = [*base, kind]
     if kind in NEEDS_CONFIG and cfg_path is not None:
         argv.append("{config}")  # replaced by the frozen copy's path at start
+    if kind == "swanlab":  # the config's local SwanLab logs, served on a free port
+        base, argv = _swanlab_argv(base, cfg, port, environ, req.cwd, problems)
     run_env = dict(environ)
     run_env.update(env)
-    if find_program(base[0], run_env) is None:
+    if kind == "swanlab":
+        pass
+    elif find_program(base[0], run_env) is None:
         problems.append(Problem(
             "error", f"{base[0]} not found" + (" on PATH" if "/" not in base[0] else ""),
             "activate the training environment, or set runs.llamafactory_cli (e.g. "
@@ -268,12 +274,38 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
             problems.append(Problem("error", "torchrun not found: a multi-GPU run needs it",
                                     f"put {cli_dir} first on PATH (activate the environment)", "env"))
 
+    elif kind == "swanlab":
+        pass  # _swanlab_argv said what is missing
     # pre-flight on the config itself
     problems += check_config(kind, cfg, environ=environ, env=env)
     return Prepared(request=replace(req, config=cfg_path), run_id=run_id, name=name,
                     argv=tuple(argv), env=tuple(sorted(env.items())), secret_env=secret_env,
                     gpus=gpus, config_text=text, config=cfg, output_dir=output_dir, port=port,
                     url=url, ssh_hint=ssh_hint, problems=tuple(problems))
+
+
+def _swanlab_argv(cli_base: list[str], cfg: dict[str, Any], port: int | None, environ: dict[str, str],
+                  cwd: Path | None, problems: list[Problem]) -> tuple[list[str], list[str]]:
+    """`swanlab watch LOGDIR -p PORT`, with swanlab from the training environment when found."""
+    logdir = cfg.get("swanlab_logdir") if isinstance(cfg.get("swanlab_logdir"), str) else "swanlog"
+    path = Path(logdir).expanduser()
+    if not path.is_absolute():
+        path = (cwd or Path.cwd()) / path
+    if not cfg.get("use_swanlab"):
+        problems.append(Problem("warning", "the config does not set use_swanlab: true"))
+    if not path.is_dir():
+        problems.append(Problem("error", f"no SwanLab logs at {path} yet",
+                                "set swanlab_mode: local (and swanlab_logdir) and start training first"))
+    # prefer the swanlab next to llamafactory-cli (same environment), else PATH
+    found = find_program(cli_base[0], environ)
+    candidates = [str(Path(found).parent / "swanlab")] if found else []
+    swan = next((c for c in candidates if Path(c).exists()), None) or find_program("swanlab", environ)
+    if swan is None:
+        problems.append(Problem("error", "swanlab not found in the training environment",
+                                "pip install 'swanlab[dashboard]' there", "env"))
+        swan = "swanlab"
+    argv = [swan, "watch", str(path), "-p", str(port)]
+    return [swan], argv
 
 
 def check_config(kind: str, cfg: dict[str, Any], *, environ: dict[str, str],

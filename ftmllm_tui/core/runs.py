@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-KINDS = ("train", "chat", "webchat", "webui", "export", "eval", "api")
+KINDS = ("train", "chat", "webchat", "webui", "export", "eval", "api")  # llamafactory-cli's
+TOOL_KINDS = ("swanlab",)  # `swanlab watch LOGDIR -p PORT`: a run's local SwanLab dashboard
+ALL_KINDS = KINDS + TOOL_KINDS
 STATES = ("starting", "running", "finished", "failed", "stopped", "lost")
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")

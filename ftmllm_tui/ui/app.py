@@ -154,18 +154,21 @@ class FtmApp(App):
 
         screen = LaunchScreen.from_record(from_record) if from_record is not None else LaunchScreen()
 
-        def launched(rec) -> None:
-            if rec is None:
-                return
-            self.notify(f"Started {rec.name} ({rec.id}) in tmux session {rec.tmux_session}", timeout=8)
-            from .screens.runs import RunsScreen
+        self.push_screen(screen, self.launched)
 
-            if isinstance(self.screen, RunsScreen):
-                self.screen.refresh_runs()
-            else:
-                self.open_runs()
+    def launched(self, rec) -> None:
+        if rec is None:
+            return
+        msg = f"Started {rec.name} ({rec.id}) in tmux session {rec.tmux_session}"
+        if rec.url:
+            msg += f"\n{rec.url}  (ssh -L {rec.port}:localhost:{rec.port} {rec.user}@{rec.host})"
+        self.notify(msg, timeout=12)
+        from .screens.runs import RunsScreen
 
-        self.push_screen(screen, launched)
+        if isinstance(self.screen, RunsScreen):
+            self.screen.refresh_runs()
+        else:
+            self.open_runs()
 
     # -- app-wide actions --------------------------------------------------------------------------
     def change_interval(self, direction: int) -> None:

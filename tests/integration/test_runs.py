@@ -236,3 +236,28 @@ def test_attach_command(monkeypatch):
     monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
     assert Tmux(None).attach_argv("ftm-x") == ["tmux", "switch-client", "-t", "ftm-x"]
     assert Tmux("s1").attach_argv("ftm-x")[:3] == ["env", "-u", "TMUX"]
+
+
+def test_swanlab_dashboard_of_a_run(tmux_env, tmp_path):
+    """`launch CONFIG --kind swanlab`: swanlab watch on the config's logdir, on a free port."""
+    swan = tmp_path / "bin" / "swanlab"  # next to the (fake) llamafactory-cli: same environment
+    swan.write_text("#!/bin/sh\necho swanlab \"$@\"\nsleep 30\n")
+    swan.chmod(0o755)
+    logdir = tmp_path / "swanlog"
+    cfg = write_cfg(tmp_path, "s.yaml", stage="sft", do_train=True, output_dir=str(tmp_path / "so"),
+                    use_swanlab=True, swanlab_mode="local", swanlab_logdir=str(logdir))
+    r = cli(tmux_env, "launch", str(cfg), "--kind", "swanlab", "--gpus", "none")
+    assert r.returncode == 1 and "no SwanLab logs" in r.stderr
+    logdir.mkdir()
+    r = cli(tmux_env, "launch", str(cfg), "--kind", "swanlab", "--gpus", "none")
+    assert r.returncode == 0, r.stderr
+    run_id = r.stdout.strip().splitlines()[-1]
+    assert "ssh -L" in r.stdout
+    x = wait_state(tmux_env, run_id, {"running"})
+    port = x["url"].rsplit(":", 1)[1]
+    log = Path(tmux_env["XDG_STATE_HOME"]) / "ftmllm-tui" / "runs" / run_id / "console.log"
+    end = time.monotonic() + 10
+    while "swanlab watch" not in log.read_text() and time.monotonic() < end:
+        time.sleep(0.1)
+    assert f"swanlab watch {logdir} -p {port}" in log.read_text()
+    assert cli(tmux_env, "stop", run_id, "--yes").returncode == 0

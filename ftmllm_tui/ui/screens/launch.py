@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from ...core import fmt
 from ...core.launch import LaunchError, LaunchRequest, Prepared, prepare, start
-from ...core.runs import KINDS, RunRecord
+from ...core.runs import ALL_KINDS, RunRecord
 from ...core.tmux import TmuxError
 from ..palette import PALETTE
 
@@ -84,7 +84,7 @@ class LaunchScreen(ModalScreen[RunRecord | None]):
                 yield Input(i["config"], placeholder="path/to/config.yaml", id="config", compact=True)
             with Horizontal(classes="row"):
                 yield Label("Kind")
-                yield Select([(k, k) for k in KINDS], value=i["kind"], allow_blank=False, id="kind",
+                yield Select([(k, k) for k in ALL_KINDS], value=i["kind"], allow_blank=False, id="kind",
                              compact=True)
                 yield Static(classes="gap")
                 yield Label("GPUs")

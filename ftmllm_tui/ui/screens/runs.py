@@ -69,6 +69,8 @@ class RunsScreen(Screen):
         Binding("l", "log", "Log", tooltip="Open the run's console.log in your pager"),
         Binding("c", "config", "Config", show=False, tooltip="Open the config as launched"),
         Binding("R", "relaunch", "Relaunch", show=False, tooltip="Launch again with the same settings"),
+        Binding("w", "swanlab", "SwanLab", show=False,
+                tooltip="Serve the run's local SwanLab logs (swanlab watch) on a free port"),
         Binding("d", "forget", "Forget", show=False, tooltip="Forget the record of an ended run"),
         Binding("escape,g", "home", "GPUs", tooltip="Back to GPUs & processes"),
     ]
@@ -103,7 +105,7 @@ class RunsScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """--readonly: launching, stopping, relaunching and forgetting do not exist."""
-        if self.app.ctx.readonly and action in ("launch", "stop", "relaunch", "forget"):
+        if self.app.ctx.readonly and action in ("launch", "stop", "relaunch", "forget", "swanlab"):
             return False
         return True
 
@@ -195,6 +197,20 @@ class RunsScreen(Screen):
         v = self._need()
         if v is not None and not self.app.ctx.readonly:
             self.app.open_launch(from_record=v.status.record)
+
+    def action_swanlab(self) -> None:
+        v = self._need()
+        if v is None or self.app.ctx.readonly:
+            return
+        r = v.status.record
+        if r.kind != "train":
+            self.notify("SwanLab dashboards are for train runs", severity="warning", timeout=3)
+            return
+        from ..screens.launch import LaunchScreen
+
+        cfg = str(self.app.ctx.registry.dir(r.id) / "config.yaml")
+        self.app.push_screen(LaunchScreen(config=cfg, kind="swanlab", gpus="none",
+                                          name=f"{r.name}-swanlab"), self.app.launched)
 
     def action_stop(self) -> None:
         v = self._need()
