@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .runs import ALL_KINDS, KINDS, Registry, RunRecord, new_run_id, sanitize
+from .runs import ALL_KINDS, Registry, RunRecord, new_run_id, sanitize
 from .snapshot import Snapshot
 from .summary import FreeRule, is_free
 from .tmux import Tmux, TmuxError, session_name
@@ -320,7 +320,7 @@ def check_config(kind: str, cfg: dict[str, Any], *, environ: dict[str, str],
                 "error", f"this looks like a training config ({', '.join(train_keys[:5])}"
                 f"{'…' if len(train_keys) > 5 else ''}): {kind} takes model, data, finetuning and "
                 "generating arguments only and would stop with 'Some keys are not used'",
-                f"use an inference config, or launch it with train"))
+                "use an inference config, or launch it with train"))
     if kind == "train":
         swan = cfg.get("use_swanlab") is True
         mode = str(cfg.get("swanlab_mode", "cloud"))

@@ -4,7 +4,6 @@ tmux server (private socket) and real process trees."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time

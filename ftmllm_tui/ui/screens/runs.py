@@ -92,7 +92,6 @@ class RunsScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        ctx = self.app.ctx
         table = self.query_one(RunsTable)
         table.set_columns(COLS)
         table.focus()
