@@ -83,6 +83,20 @@ def _kill_leftovers(marker: str) -> None:
             pass
 
 
+def run_pids(run_id: str) -> list[int]:
+    """Live (non-zombie) processes carrying FTMLLM_RUN_ID=run_id."""
+    import psutil
+
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("FTMLLM_RUN_ID") == run_id and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p.pid)
+        except psutil.Error:
+            pass
+    return out
+
+
 def cli(env, *args, timeout=60, input=None):
     return subprocess.run([sys.executable, "-m", "ftmllm_tui.cli", *args], capture_output=True,
                           text=True, env=env, timeout=timeout, input=input)

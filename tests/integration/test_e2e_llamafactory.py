@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .conftest import ROOT, cli
+from .conftest import ROOT, cli, run_pids
 
 LF = ROOT / ".venv-lf" / "bin" / "llamafactory-cli"
 BUILD = ROOT / "tests" / "lf" / "build_tiny.py"
@@ -53,15 +53,6 @@ def runs(env):
     return {x["id"]: x for x in json.loads(r.stdout)}
 
 
-def run_pids(run_id):
-    out = []
-    for p in psutil.process_iter():
-        try:
-            if p.environ().get("FTMLLM_RUN_ID") == run_id and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p.pid)
-        except psutil.Error:
-            pass
-    return out
 
 
 def wait(pred, timeout, step=0.5):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from .conftest import cli
+from .conftest import cli, run_pids
 
 
 def write_cfg(tmp_path: Path, name: str, **keys) -> Path:
@@ -73,15 +73,6 @@ def test_failed_run_records_its_exit_code(tmux_env, tmp_path):
     assert x["exit_code"] == 3
 
 
-def _run_pids(run_id):
-    out = []
-    for p in psutil.process_iter():
-        try:
-            if p.environ().get("FTMLLM_RUN_ID") == run_id:
-                out.append(p.pid)
-        except psutil.Error:
-            pass
-    return out
 
 
 def test_stop_a_torchrun_shaped_run(tmux_env, tmp_path):
@@ -90,9 +81,9 @@ def test_stop_a_torchrun_shaped_run(tmux_env, tmp_path):
     r = cli(tmux_env, "launch", str(cfg), "--gpus", "none")
     run_id = r.stdout.strip().splitlines()[-1]
     end = time.monotonic() + 15
-    while len(_run_pids(run_id)) < 4 and time.monotonic() < end:  # cli, launcher, 2 workers
+    while len(run_pids(run_id)) < 4 and time.monotonic() < end:  # cli, launcher, 2 workers
         time.sleep(0.1)
-    pids = _run_pids(run_id)
+    pids = run_pids(run_id)
     assert len(pids) >= 4
     t0 = time.monotonic()
     r = cli(tmux_env, "stop", run_id, "--yes")
@@ -117,22 +108,22 @@ def test_stop_finds_orphans_after_the_launcher_was_killed(tmux_env, tmp_path):
     r = cli(tmux_env, "launch", str(cfg), "--gpus", "none")
     run_id = r.stdout.strip().splitlines()[-1]
     end = time.monotonic() + 15
-    while len(_run_pids(run_id)) < 4 and time.monotonic() < end:
+    while len(run_pids(run_id)) < 4 and time.monotonic() < end:
         time.sleep(0.1)
     # kill -9 the launchers (fake llamafactory-cli and the stand-in torchrun), like people do
-    for pid in _run_pids(run_id):
+    for pid in run_pids(run_id):
         cmd = " ".join(psutil.Process(pid).cmdline())
         if "tree.py worker" not in cmd:
             os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
-    workers = _run_pids(run_id)
+    workers = run_pids(run_id)
     assert len(workers) == 2, [psutil.Process(w).cmdline() for w in workers]
     x = runs(tmux_env)[run_id]
     # still running: the orphaned workers (and the pane's runner, which logs their output)
     assert x["state"] == "running" and set(workers) <= set(x["pids"]) and len(x["pids"]) <= 3
     r = cli(tmux_env, "stop", run_id, "--yes")
     assert r.returncode == 0 and "all gone" in r.stdout, r.stdout + r.stderr
-    assert _run_pids(run_id) == []
+    assert run_pids(run_id) == []
     assert runs(tmux_env)[run_id]["state"] == "stopped"
 
 
@@ -141,7 +132,7 @@ def test_lost_run(tmux_env, tmp_path):
                     steps=1, sleep=30)
     r = cli(tmux_env, "launch", str(cfg), "--gpus", "none")
     run_id = r.stdout.strip().splitlines()[-1]
-    for pid in _run_pids(run_id):
+    for pid in run_pids(run_id):
         os.kill(pid, signal.SIGKILL)
     runner = Path(tmux_env["XDG_STATE_HOME"]) / "ftmllm-tui" / "runs" / run_id / "pid"
     os.kill(int(runner.read_text().split()[0]), signal.SIGKILL)  # the wrapper too: no exit code

@@ -20,6 +20,8 @@ from ftmllm_tui.ui.screens.launch import LaunchScreen
 from ftmllm_tui.ui.screens.runs import RunsScreen
 from ftmllm_tui.ui.screens.stop import StopScreen
 
+from .conftest import run_pids
+
 
 async def until(pilot, cond, timeout=20.0, step=0.1):
     end = time.monotonic() + timeout
@@ -85,15 +87,6 @@ async def test_launch_dialog_shows_problems_and_blocks_start(tmux_env, tmp_path)
         assert d.query_one("#start", Button).disabled
 
 
-def _run_pids(run_id):
-    out = []
-    for p in psutil.process_iter():
-        try:
-            if p.environ().get("FTMLLM_RUN_ID") == run_id:
-                out.append(p.pid)
-        except psutil.Error:
-            pass
-    return out
 
 
 async def test_stop_modal_starts_on_cancel_and_stops_the_whole_tree(tmux_env, tmp_path):
@@ -103,9 +96,9 @@ async def test_stop_modal_starts_on_cancel_and_stops_the_whole_tree(tmux_env, tm
                        capture_output=True, text=True, env=tmux_env)
     run_id = r.stdout.strip().splitlines()[-1]
     end = time.monotonic() + 15
-    while len(_run_pids(run_id)) < 4 and time.monotonic() < end:
+    while len(run_pids(run_id)) < 4 and time.monotonic() < end:
         time.sleep(0.1)
-    pids = _run_pids(run_id)
+    pids = run_pids(run_id)
     app = make()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")
@@ -128,7 +121,7 @@ async def test_stop_modal_starts_on_cancel_and_stops_the_whole_tree(tmux_env, tm
         await pilot.click("#stop")
         await until(pilot, lambda: stop.report is not None, timeout=30)
         assert stop.report.all_gone
-        assert _run_pids(run_id) == []
+        assert run_pids(run_id) == []
         await pilot.click("#close")
         await until(pilot, lambda: isinstance(app.screen, RunsScreen))
         await until(pilot, lambda: app.screen.views and app.screen.views[0].status.state == "stopped")

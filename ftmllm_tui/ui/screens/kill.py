@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Static
 from ...core.kill import Plan, Refusal, make_plan, signal_processes
 from ...core.proctree import describe
 from ..palette import PALETTE
-from .stop import report_table, targets_table
+from .stop import show_report, targets_table
 
 SIGNALS = {"int": signal.SIGINT, "term": signal.SIGTERM, "kill": signal.SIGKILL}
 
@@ -112,12 +112,7 @@ class KillScreen(ModalScreen):
         self.app.call_from_thread(self._done, report)
 
     def _done(self, report) -> None:
-        self.query_one("#targets", Static).update(report_table(report))
-        buttons = self.query_one("#buttons", Horizontal)
-        buttons.remove_children()
-        close = Button("Close", id="close", variant="primary", compact=True)
-        buttons.mount(close)
-        close.focus()
+        show_report(self, report)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -49,6 +49,16 @@ def targets_table(plan: Plan) -> Table:
     return t
 
 
+def show_report(screen, report: Report) -> None:
+    """The per-process outcomes replace the targets; the buttons become one Close."""
+    screen.query_one("#targets", Static).update(report_table(report))
+    buttons = screen.query_one("#buttons", Horizontal)
+    buttons.remove_children()
+    close = Button("Close", id="close", variant="primary", compact=True)
+    buttons.mount(close)
+    close.focus()
+
+
 def report_table(report: Report) -> Table:
     t = Table(box=None, padding=(0, 1), header_style="bold")
     for col in ("PID", "ROLE", "OUTCOME", "LAST SIGNAL", "GONE AFTER"):
@@ -162,15 +172,9 @@ class StopScreen(ModalScreen[Report | None]):
     def _done(self, report: Report) -> None:
         self.report = report
         self.running = False
-        self.query_one("#targets", Static).update(report_table(report))
-        verdict = (f"All gone in {report.took_s:.2f} s." if report.all_gone
-                   else "Some processes are still there: see the outcomes.")
-        self._log(verdict)
-        buttons = self.query_one("#buttons", Horizontal)
-        buttons.remove_children()
-        close = Button("Close", id="close", variant="primary", compact=True)
-        buttons.mount(close)
-        close.focus()
+        show_report(self, report)
+        self._log(f"All gone in {report.took_s:.2f} s." if report.all_gone
+                  else "Some processes are still there: see the outcomes.")
 
     def action_cancel(self) -> None:
         if not self.running:
