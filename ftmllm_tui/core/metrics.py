@@ -1,0 +1,330 @@
+"""Training metrics as series (step → value), read incrementally, from what LLaMA-Factory writes.
+
+Sources, in order of preference (DESIGN.md §4):
+
+* ``output_dir/trainer_log.jsonl`` — one JSON object per logging step: ``current_steps,
+  total_steps, loss, lr, epoch, percentage, elapsed_time, remaining_time`` (eval lines carry
+  ``eval_loss`` instead of ``loss``/``lr``; unknown numeric keys become extra series). A resumed
+  run appends to it: for each key the last value logged for a step wins.
+* ``output_dir/trainer_state.json`` ``log_history`` (finished runs).
+* Hugging Face Trainer dict lines in the console (``{'loss': ..., 'learning_rate': ...}``), when
+  nothing else exists; their steps are only their order.
+
+Result files (``all_results.json``, ``train_results.json``, ``eval_results.json``,
+``predict_results.json``) are read as flat numeric dicts.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import json
+import os
+import re
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:  # ~4× faster than json for a million small objects; optional
+    import orjson as _orjson
+
+    def _loads(b: bytes) -> Any:
+        return _orjson.loads(b)
+except ImportError:  # pragma: no cover
+    def _loads(b: bytes) -> Any:
+        return json.loads(b)
+
+PROGRESS_KEYS = ("current_steps", "total_steps", "epoch", "percentage", "elapsed_time",
+                 "remaining_time", "throughput", "total_tokens")
+ALIASES = {"learning_rate": "lr", "step": "current_steps"}  # trainer_state / HF names → LLaMA-Factory's
+RESULT_FILES = ("all_results.json", "train_results.json", "eval_results.json", "predict_results.json")
+
+
+class Series:
+    """Points sorted by step; appending in step order is O(1), a repeated step replaces its value."""
+
+    __slots__ = ("name", "x", "y")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.x = array("d")
+        self.y = array("d")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def add(self, step: float, value: float) -> None:
+        x = self.x
+        if not x or step > x[-1]:
+            x.append(step)
+            self.y.append(value)
+            return
+        i = bisect.bisect_left(x, step)
+        if i < len(x) and x[i] == step:
+            self.y[i] = value  # the last value logged for a step wins (resumed runs)
+        else:
+            x.insert(i, step)
+            self.y.insert(i, value)
+
+    def extend_sorted(self, steps: list[float], values: list[float]) -> None:
+        """Bulk add; fast when ``steps`` is increasing and starts after what is held."""
+        if steps and (not self.x or steps[0] > self.x[-1]) and all(
+                a < b for a, b in zip(steps, steps[1:])):
+            self.x.extend(steps)
+            self.y.extend(values)
+            return
+        for s, v in zip(steps, values):
+            self.add(s, v)
+
+    def last(self) -> tuple[float, float] | None:
+        return (self.x[-1], self.y[-1]) if self.x else None
+
+    def as_lists(self) -> tuple[list[float], list[float]]:
+        return list(self.x), list(self.y)
+
+
+@dataclass
+class Progress:
+    step: int | None = None
+    total: int | None = None
+    epoch: float | None = None
+    percentage: float | None = None
+    elapsed: str | None = None
+    remaining: str | None = None
+    throughput: float | None = None  # tokens/s when LLaMA-Factory logs it, else None
+    steps_per_s: float | None = None
+
+
+def hms_seconds(text: Any) -> float | None:
+    """'1:02:03' → 3723; '2 days, 1:00:00' → 176400."""
+    if not isinstance(text, str):
+        return None
+    days = 0
+    m = re.match(r"\s*(\d+) days?, (.*)", text)
+    if m:
+        days, text = int(m.group(1)), m.group(2)
+    parts = text.strip().split(":")
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        return None
+    secs = 0.0
+    for n in nums:
+        secs = secs * 60 + n
+    return days * 86400 + secs
+
+
+def _num(v: Any) -> bool:
+    return type(v) in (int, float)
+
+
+@dataclass
+class Metrics:
+    """Series by name plus progress, from one or more sources."""
+
+    series: dict[str, Series] = field(default_factory=dict)
+    progress: Progress = field(default_factory=Progress)
+    source: str = ""
+    approximate_steps: bool = False  # console dicts carry no step: x is their order
+
+    def get(self, name: str) -> Series | None:
+        return self.series.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self.series)
+
+    def ingest(self, records: list[dict[str, Any]], *, step_key: str = "current_steps") -> None:
+        """Add records (dicts) in bulk; keys are normalised (learning_rate → lr)."""
+        recs = [r for r in records if isinstance(r, dict)]
+        if not recs:
+            return
+        if any(k in ALIASES for r in recs[:50] for k in r):
+            recs = [{ALIASES.get(k, k): v for k, v in r.items()} for r in recs]
+        keys = set().union(*map(dict.keys, recs))
+        for key in keys:
+            if key in PROGRESS_KEYS and key not in ("epoch",):
+                continue
+            pairs = [(r[step_key], r[key]) for r in recs
+                     if key in r and _num(r[key]) and _num(r.get(step_key))]
+            if not pairs:
+                continue
+            s = self.series.get(key)
+            if s is None:
+                s = self.series[key] = Series(key)
+            s.extend_sorted([float(p[0]) for p in pairs], [float(p[1]) for p in pairs])
+        self._progress(recs[-1], recs)
+
+    def _progress(self, last: dict[str, Any], recs: list[dict[str, Any]]) -> None:
+        p = self.progress
+        if _num(last.get("current_steps")):
+            p.step = int(last["current_steps"])
+        if _num(last.get("total_steps")):
+            p.total = int(last["total_steps"])
+        if _num(last.get("epoch")):
+            p.epoch = float(last["epoch"])
+        if _num(last.get("percentage")):
+            p.percentage = float(last["percentage"])
+        if isinstance(last.get("elapsed_time"), str):
+            p.elapsed = last["elapsed_time"]
+        if isinstance(last.get("remaining_time"), str):
+            p.remaining = last["remaining_time"]
+        if _num(last.get("throughput")):
+            p.throughput = float(last["throughput"])
+        el = hms_seconds(p.elapsed)
+        if el and p.step:
+            p.steps_per_s = p.step / el
+
+
+class TrainerLog:
+    """Follows ``trainer_log.jsonl``: reads only new bytes; a half-written last line waits for its
+    newline; a truncated or replaced file starts over."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.metrics = Metrics(source=str(self.path))
+        self._offset = 0
+        self._inode: int | None = None
+        self._partial = b""
+        self.bad_lines = 0
+
+    def reset(self) -> None:
+        self.metrics = Metrics(source=str(self.path))
+        self._offset = 0
+        self._partial = b""
+        self.bad_lines = 0
+
+    def poll(self) -> bool:
+        """Read what was appended; True when something changed (or the file started over)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        restarted = False
+        if self._inode is not None and (st.st_ino != self._inode or st.st_size < self._offset):
+            self.reset()
+            restarted = True
+        self._inode = st.st_ino
+        if st.st_size == self._offset:
+            return restarted
+        with open(self.path, "rb") as f:
+            f.seek(self._offset)
+            data = f.read(st.st_size - self._offset)
+        self._offset += len(data)
+        data = self._partial + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._partial = data
+            return restarted
+        self._partial = data[cut + 1:]
+        records = []
+        for line in data[:cut].split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                records.append(_loads(line))
+            except ValueError:
+                self.bad_lines += 1
+        self.metrics.ingest(records)
+        return True
+
+
+def load_trainer_state(path: str | os.PathLike[str]) -> Metrics:
+    """``trainer_state.json``'s ``log_history`` (keys normalised: step → current_steps)."""
+    m = Metrics(source=str(path))
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        return m
+    hist = data.get("log_history") if isinstance(data, dict) else None
+    if isinstance(hist, list):
+        m.ingest(hist)
+        if isinstance(data.get("max_steps"), int):
+            m.progress.total = data["max_steps"]
+    return m
+
+
+_DICT_LINE = re.compile(r"(\{'(?:loss|eval_loss|train_loss)'[^{}]*\})")
+
+
+def parse_console(lines: Iterable[str]) -> Metrics:
+    """Hugging Face Trainer dict lines in a console log; x is the order of appearance."""
+    m = Metrics(source="console", approximate_steps=True)
+    records = []
+    n = 0
+    prev_epoch = None
+    for line in lines:
+        for blob in _DICT_LINE.findall(line):
+            try:
+                d = ast.literal_eval(blob)
+            except (ValueError, SyntaxError):
+                continue
+            rec: dict[str, Any] = {}
+            for k, v in d.items():
+                try:
+                    rec[str(k)] = float(v)
+                except (TypeError, ValueError):
+                    continue
+            if not rec:
+                continue
+            if "eval_loss" not in rec:
+                # LLaMA-Factory prints each step's dict twice (its logger and transformers'):
+                # the same epoch means the same step
+                if not (prev_epoch is not None and rec.get("epoch") == prev_epoch):
+                    n += 1
+                prev_epoch = rec.get("epoch")
+            rec["current_steps"] = n
+            records.append(rec)
+    m.ingest(records)
+    return m
+
+
+def load_results(output_dir: str | os.PathLike[str]) -> dict[str, float]:
+    """Numeric values of the *_results.json files (all_results holds the union of the others)."""
+    out: dict[str, float] = {}
+    for name in RESULT_FILES:
+        p = Path(output_dir) / name
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            for k, v in data.items():
+                if _num(v):
+                    out[str(k)] = float(v)
+    return out
+
+
+def load_metrics(output_dir: str | os.PathLike[str], console: Path | None = None) -> Metrics:
+    """The best source available for an output_dir (and its console log as a last resort)."""
+    d = Path(output_dir)
+    log = d / "trainer_log.jsonl"
+    if log.is_file():
+        t = TrainerLog(log)
+        t.poll()
+        if t.metrics.series or t.metrics.progress.step is not None:
+            return t.metrics
+    state = d / "trainer_state.json"
+    if state.is_file():
+        m = load_trainer_state(state)
+        if m.series:
+            return m
+    if console is not None and console.is_file():
+        with open(console, encoding="utf-8", errors="replace") as f:
+            return parse_console(f)
+    return Metrics(source=str(d))
+
+
+# -- for plotting ---------------------------------------------------------------------------------
+
+def ema(values: list[float], weight: float) -> list[float]:
+    """Exponential moving average like TensorBoard's smoothing (weight in [0, 1), debiased)."""
+    if not 0 <= weight < 1:
+        raise ValueError("smoothing weight must be in [0, 1)")
+    out, last, n = [], 0.0, 0
+    for v in values:
+        n += 1
+        last = last * weight + (1 - weight) * v
+        out.append(last / (1 - weight ** n))
+    return out
