@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", metavar="FILE", help="replay a recording (JSONL) instead of live NVML")
     p.add_argument("--readonly", action="store_true", help="hide every action that changes anything")
     p.add_argument("--interval", type=float, metavar="S", help="refresh interval in seconds")
+    p.add_argument("--open", metavar="REF", help="start in the detail view of a run, output_dir or log")
     p.add_argument("--tmux-socket", metavar="NAME",
                    help="tmux -L NAME for runs (default: FTMLLM_TMUX_SOCKET, settings, your server)")
     p.add_argument("--llamafactory-cli", metavar="CMD",
@@ -48,9 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seconds", type=float, default=30.0, help="how long to record (default 30)")
     r.add_argument("--interval", dest="rec_interval", type=float, default=1.0,
                    help="seconds between sweeps (default 1)")
-    from .cli_runs import add_parsers
+    from . import cli_follow, cli_runs
 
-    add_parsers(sub)
+    cli_runs.add_parsers(sub)
+    cli_follow.add_parsers(sub)
     return p
 
 
@@ -64,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import cli_runs
 
         return getattr(cli_runs, f"cmd_{args.command}")(args)
+    if args.command in ("logs", "plot"):
+        from . import cli_follow
+
+        return getattr(cli_follow, f"cmd_{args.command}")(args)
     return cmd_tui(args)
 
 
@@ -173,8 +179,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
     try:
         from .ui.app import FtmApp
 
+        from .context import RunContext
+
+        ctx = RunContext.create(settings, tmux_socket=args.tmux_socket,
+                                llamafactory_cli=args.llamafactory_cli, readonly=args.readonly)
         app = FtmApp(opened.sampler, settings=settings, banner=banner, readonly=args.readonly,
-                     first=first)
+                     first=first, ctx=ctx, open_ref=args.open)
         app.run()
     except BaseException:
         if drew:

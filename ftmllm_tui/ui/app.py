@@ -59,7 +59,7 @@ class FtmApp(App):
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
                  readonly: bool = False, autostart: bool = True, first: Snapshot | None = None,
-                 ctx: RunContext | None = None):
+                 ctx: RunContext | None = None, open_ref: str | None = None):
         super().__init__(driver_class=_driver_class())
         self.sampler = sampler
         self.settings = (settings or Settings()).clamp()
@@ -76,6 +76,7 @@ class FtmApp(App):
         self._caller: BackgroundCaller | None = None
         self._failures = 0
         self._first = first  # a sample taken before the UI started (shown at once)
+        self._open_ref = open_ref  # --open: start in the detail view of this run or path
 
     @property
     def sampler_label(self) -> str:
@@ -86,6 +87,8 @@ class FtmApp(App):
             mine_only=self.settings.mine_only, tree=self.settings.tree)))
         for w in self.settings.warnings:
             self.notify(w, severity="warning", timeout=10)
+        if self._open_ref:
+            self.call_after_refresh(self.open_follow, self._open_ref)
         if self._first is not None:
             first, self._first = self._first, None
             self.call_after_refresh(self.ingest, first)
@@ -156,6 +159,51 @@ class FtmApp(App):
 
         self.push_screen(screen, self.launched)
 
+    def open_follow(self, ref: str | None = None) -> None:
+        """The detail view of a run, an output_dir or a log file (asks when no ref)."""
+        from ..core.follow import resolve
+        from .screens.confirm import PromptScreen
+        from .screens.detail import open_detail
+
+        def go(value: str | None) -> None:
+            if not value:
+                return
+            try:
+                target = resolve(value, self.ctx.registry)
+            except LookupError as e:
+                self.notify(str(e), severity="error", timeout=8)
+                return
+            open_detail(self, target)
+
+        if ref:
+            go(ref)
+        else:
+            self.push_screen(PromptScreen("Follow a run, an output_dir or a log file",
+                                          "run id / name, path/to/output_dir, path/to/trainer_log.jsonl"), go)
+
+    def open_compare(self) -> None:
+        from ..core.follow import resolve
+        from .screens.compare import CompareScreen
+        from .screens.confirm import PromptScreen
+
+        def go(value: str | None) -> None:
+            if not value:
+                return
+            targets = []
+            for ref in value.split():
+                try:
+                    targets.append(resolve(ref, self.ctx.registry))
+                except LookupError as e:
+                    self.notify(str(e), severity="error", timeout=8)
+                    return
+            if len(targets) < 2:
+                self.notify("Give two or more runs or output dirs", severity="warning", timeout=4)
+                return
+            self.push_screen(CompareScreen(targets))
+
+        self.push_screen(PromptScreen("Compare runs or output dirs (separated by spaces)",
+                                      "base_output_dir finetuned_output_dir …"), go)
+
     def launched(self, rec) -> None:
         if rec is None:
             return
@@ -211,6 +259,10 @@ class FtmApp(App):
         yield SystemCommand("Cycle GPU layout", "auto / compact rows / cards (v)",
                             home.action_layout)
         yield SystemCommand("Runs", "Launched jobs: state, progress, attach, stop (r)", self.open_runs)
+        yield SystemCommand("Follow a run, output_dir or log…", "Live log, progress, loss and lr charts",
+                            self.open_follow)
+        yield SystemCommand("Compare runs…", "Overlay loss curves and result metrics with deltas",
+                            self.open_compare)
         if not self.ctx.readonly:
             yield SystemCommand("Launch a run", "llamafactory-cli train|chat|… in tmux (n)",
                                 self.open_launch)

@@ -175,6 +175,14 @@ class HomeScreen(Screen):
         else:
             self._set_options(sort=key, reverse=False)
 
+    @on(FastTable.RowSelected)
+    def _row_selected(self, event: FastTable.RowSelected) -> None:
+        """Enter on a process of a run: follow that run."""
+        e = self.query_one(ProcessTable).selected_entry()
+        if e is None or e.row is None or not e.row.info.run_id:
+            return
+        self.app.open_follow(e.row.info.run_id)
+
     @on(FastTable.HeaderClicked)
     def _header_clicked(self, event: FastTable.HeaderClicked) -> None:
         self.sort_by(event.column)

@@ -66,7 +66,10 @@ class RunsScreen(Screen):
         Binding("n", "launch", "Launch", tooltip="Launch a new run"),
         Binding("a", "attach", "Attach", tooltip="Attach to the run's tmux session (detach: ctrl-b d)"),
         Binding("x", "stop", "Stop", tooltip="Stop the run: SIGINT → SIGTERM → SIGKILL, every process"),
-        Binding("l", "log", "Log", tooltip="Open the run's console.log in your pager"),
+        Binding("l", "detail", "Follow", tooltip="Follow the run: log, progress, loss and lr charts"),
+        Binding("o", "log", "Pager", show=False, tooltip="Open the run's console.log in your pager"),
+        Binding("space", "mark", "Mark", show=False, tooltip="Mark / unmark a run for compare"),
+        Binding("C", "compare", "Compare", tooltip="Compare the marked runs (curves and results)"),
         Binding("c", "config", "Config", show=False, tooltip="Open the config as launched"),
         Binding("R", "relaunch", "Relaunch", show=False, tooltip="Launch again with the same settings"),
         Binding("w", "swanlab", "SwanLab", show=False,
@@ -112,6 +115,8 @@ class RunsScreen(Screen):
         if self._caller is not None:
             self._caller.stop()
 
+    marked: set[str] = set()
+
     def _collect(self):
         ctx = self.app.ctx
         views, problems = collect(ctx.registry, ctx.tmux, stall_minutes=ctx.settings.stall_minutes)
@@ -130,8 +135,13 @@ class RunsScreen(Screen):
             self._problems = problems
         now = time.time()
         table = self.query_one(RunsTable)
-        table.set_rows([v.status.record.id for v in views],
-                       {v.status.record.id: run_cells(v, now) for v in views})
+        cells = {}
+        for v in views:
+            c = run_cells(v, now)
+            if v.status.record.id in self.marked:
+                c = (Text("● ", style=f"bold {PALETTE.accent}") + c[0],) + c[1:]
+            cells[v.status.record.id] = c
+        table.set_rows([v.status.record.id for v in views], cells)
         self._render_bar()
         self._render_detail()
 
@@ -173,6 +183,10 @@ class RunsScreen(Screen):
     def _highlighted(self, _event) -> None:
         self._render_detail()
 
+    @on(FastTable.RowSelected)
+    def _selected(self, _event) -> None:
+        self.action_detail()
+
     # -- actions ---------------------------------------------------------------------------------
     def _need(self, *, recorded: bool = True) -> RunView | None:
         v = self.selected()
@@ -184,6 +198,34 @@ class RunsScreen(Screen):
                         "GPU view)", severity="warning", timeout=6)
             return None
         return v
+
+    def action_detail(self) -> None:
+        v = self._need(recorded=False)
+        if v is None:
+            return
+        from ...core.follow import for_record
+        from .detail import open_detail
+
+        open_detail(self.app, for_record(v.status.record, self.app.ctx.registry))
+
+    def action_mark(self) -> None:
+        v = self._need(recorded=False)
+        if v is None:
+            return
+        self.marked = set(self.marked) ^ {v.status.record.id}
+        self._show(self.views, self._problems)
+        self.query_one(RunsTable).action_cursor(1)
+
+    def action_compare(self) -> None:
+        from ...core.follow import for_record
+        from .compare import CompareScreen
+
+        picked = [v for v in self.views if v.status.record.id in self.marked]
+        if len(picked) < 2:
+            self.notify("Mark two or more runs with space, then C", severity="warning", timeout=4)
+            return
+        self.app.push_screen(CompareScreen([for_record(v.status.record, self.app.ctx.registry)
+                                            for v in picked]))
 
     def action_home(self) -> None:
         self.app.pop_screen()

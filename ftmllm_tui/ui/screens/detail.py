@@ -1,0 +1,312 @@
+"""Run detail: live log, progress and ETA, loss / eval_loss and learning-rate charts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from ...core import fmt
+from ...core.background import BackgroundCaller
+from ...core.follow import Followed, FollowUpdate, Follower, PlotRequest
+from ...core.logs import first_error
+from ..palette import PALETTE
+from ..widgets.cell import Cell
+from ..widgets.log_view import LogView
+from ..widgets.plot_view import SERIES_COLOURS, PlotView
+
+POLL_S = 1.0
+WINDOWS = (None, 100, 1000, 10000)
+LAYOUTS = ("split", "plot", "log")
+
+
+def progress_text(u: FollowUpdate | None, stalled_after_s: float) -> Text:
+    t = Text()
+    if u is None:
+        return Text("reading…", style=PALETTE.muted)
+    p = u.progress
+    if p.step is None:
+        t.append("no progress yet", style=PALETTE.muted)
+    else:
+        t.append(f"step {p.step}", style="bold")
+        if p.total:
+            t.append(f"/{p.total}")
+        pct = p.percentage if p.percentage is not None else (100 * p.step / p.total if p.total else None)
+        if pct is not None:
+            t.append(f"  {pct:.1f}%", style=f"bold {PALETTE.accent}")
+            bar = 20
+            done = round(pct / 100 * bar)
+            t.append("  " + "█" * done, style=PALETTE.accent)
+            t.append("·" * (bar - done), style=PALETTE.bar_empty)
+        if p.epoch is not None:
+            t.append(f"  epoch {p.epoch:.2f}", style=PALETTE.muted)
+        if p.elapsed:
+            t.append(f"  elapsed {p.elapsed}", style=PALETTE.muted)
+        if p.remaining:
+            t.append(f"  ETA {p.remaining}", style="bold")
+        if p.throughput:
+            t.append(f"  {p.throughput:.0f} tok/s", style=PALETTE.muted)
+        elif p.steps_per_s:
+            t.append(f"  {p.steps_per_s:.2f} steps/s", style=PALETTE.muted)
+    if u.log_age_s is not None and u.log_age_s > stalled_after_s and (p.percentage or 0) < 100:
+        t.append(f"  ⚠ no new step for {fmt.duration(u.log_age_s)}", style=f"bold {PALETTE.danger}")
+    return t
+
+
+class RunDetailScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("end,F", "follow", "Follow", tooltip="Jump to the end and follow new lines"),
+        Binding("slash", "search", "Search", tooltip="Search the log (Enter: next match)"),
+        Binding("n", "next_match", "Next", show=False, tooltip="Next match"),
+        Binding("N", "prev_match", "Prev", show=False, tooltip="Previous match"),
+        Binding("e", "first_error", "Error", tooltip="Jump to the first error or traceback"),
+        Binding("W", "wrap", "Wrap", show=False, tooltip="Wrap long log lines (toggle)"),
+        Binding("s", "smooth", "Smooth", tooltip="Smoothing on/off (EMA); [ and ] change the weight"),
+        Binding("left_square_bracket", "weight(-0.1)", "Less smooth", show=False, key_display="["),
+        Binding("right_square_bracket", "weight(0.1)", "More smooth", show=False, key_display="]"),
+        Binding("L", "logy", "Log y", show=False, tooltip="Log-scale y (toggle)"),
+        Binding("z", "window", "Window", tooltip="Steps shown: all, last 100, 1000, 10000"),
+        Binding("v", "layout", "Layout", tooltip="Plot and log / plot only / log only"),
+        Binding("ctrl+s", "save_log", "Save log", show=False, tooltip="Save the log lines on screen"),
+    ]
+    DEFAULT_CSS = """
+    RunDetailScreen #dtitle { height: 1; width: 1fr; background: $panel; padding: 0 1; }
+    RunDetailScreen #dprogress { height: 1; width: 1fr; padding: 0 1; }
+    RunDetailScreen #plots { height: 45%; min-height: 8; }
+    RunDetailScreen #lrplot { width: 34%; display: none; }
+    RunDetailScreen.-wide #lrplot { display: block; }
+    RunDetailScreen.-plot #plots { height: 1fr; }
+    RunDetailScreen.-plot #logbox { display: none; }
+    RunDetailScreen.-log #plots { display: none; }
+    RunDetailScreen #logbar { height: 1; width: 1fr; background: $panel; padding: 0 1; }
+    RunDetailScreen #search { dock: bottom; display: none; }
+    RunDetailScreen #search.-shown { display: block; }
+    """
+
+    def __init__(self, target: Followed, *, stalled_after_s: float = 900.0):
+        super().__init__()
+        self.target = target
+        self.stalled_after_s = stalled_after_s
+        self.smooth = 0.0
+        self.smooth_weight = 0.6
+        self.logy = False
+        self.window_i = 0
+        self.layout_i = 0
+        self.last: FollowUpdate | None = None
+        self.follower: Follower | None = None
+        self._caller: BackgroundCaller | None = None
+        self._req = PlotRequest()
+
+    def compose(self) -> ComposeResult:
+        yield Cell(id="dtitle")
+        yield Cell(id="dprogress")
+        with Horizontal(id="plots"):
+            yield PlotView(id="lossplot")
+            yield PlotView(id="lrplot")
+        with Vertical(id="logbox"):
+            yield Cell(id="logbar")
+            yield LogView(id="log")
+        yield Input(placeholder="search the log (Enter: next, Esc: close)", id="search", compact=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        t = self.target
+        title = Text(t.label, style="bold")
+        if t.record is not None:
+            r = t.record
+            title.append(f"  {r.kind}", style=PALETTE.muted)
+            title.append(f"  GPUs {'cpu' if r.gpus is None else ','.join(map(str, r.gpus))}",
+                         style=PALETTE.muted)
+            title.append(f"  {r.id}", style=PALETTE.muted)
+        if t.output_dir:
+            title.append(f"  {t.output_dir}", style=PALETTE.muted)
+        self.query_one("#dtitle", Cell).show(title)
+        self.query_one(LogView).focus()
+        self._apply_layout()
+        self.follower = None
+        self._caller = BackgroundCaller(self._poll, lambda u, took: self.app.call_from_thread(self._show, u),
+                                        lambda e: self.app.call_from_thread(
+                                            self.notify, f"Reading the run failed: {e}", severity="error"),
+                                        name="ftmllm-follow")
+        self._caller.request()
+        self.set_interval(POLL_S, self._caller.request)
+        self._logbar()
+
+    def on_unmount(self) -> None:
+        if self._caller is not None:
+            self._caller.stop()
+
+    def on_resize(self) -> None:
+        self._apply_layout()
+        self._request_plot()
+
+    # -- data ------------------------------------------------------------------------------------
+    def _request_plot(self) -> None:
+        loss = self.query_one("#lossplot", PlotView)
+        lr = self.query_one("#lrplot", PlotView)
+        self._req = PlotRequest(loss_size=loss.chart_size,
+                                lr_size=lr.chart_size if self.has_class("-wide") else None,
+                                smooth=self.smooth, logy=self.logy, last_steps=WINDOWS[self.window_i])
+        if self._caller is not None:
+            self._caller.request()
+
+    def _poll(self) -> FollowUpdate:
+        if self.follower is None:  # opened in the worker: the first read can be a big file's tail
+            self.follower = Follower(self.target)
+        return self.follower.poll(self._req)
+
+    def _show(self, u: FollowUpdate) -> None:
+        self.last = u
+        log = self.query_one(LogView)
+        if u.reset:
+            log.clear()
+        log.append(u.lines, u.pending)
+        self.query_one("#dprogress", Cell).show(progress_text(u, self.stalled_after_s))
+        if u.charts is not None:
+            note = []
+            if self.smooth:
+                note.append(f"EMA {self.smooth:.1f}")
+            if self.logy:
+                note.append("log y")
+            if WINDOWS[self.window_i]:
+                note.append(f"last {WINDOWS[self.window_i]} steps")
+            names = list(u.chart_names)
+            self.query_one("#lossplot", PlotView).show(
+                "loss", u.charts.get("loss"), names, list(SERIES_COLOURS[:len(names)]), " · ".join(note))
+            if "lr" in u.charts:
+                self.query_one("#lrplot", PlotView).show("learning rate", u.charts["lr"], ["lr"],
+                                                         [SERIES_COLOURS[2]])
+        self._logbar()
+
+    def _logbar(self) -> None:
+        log = self.query_one(LogView)
+        t = Text("log ", style="bold")
+        t.append(str(self.target.console) if self.target.console else "(no console log)", style=PALETTE.muted)
+        t.append(f"  {len(log.lines)} lines")
+        if log.follow:
+            t.append("  following", style=f"bold {PALETTE.ok}")
+        else:
+            t.append("  paused", style=f"bold {PALETTE.warning}")
+            if log.new_while_paused:
+                t.append(f" · {log.new_while_paused} new lines (End to follow)", style=PALETTE.warning)
+        if log.search:
+            t.append(f"  “{log.search}” {len(log.matches)} matches", style=PALETTE.accent)
+        if log.wrap:
+            t.append("  wrap", style=PALETTE.muted)
+        if self.last is not None and self.last.console_missing:
+            t.append("  file missing", style=PALETTE.danger)
+        self.query_one("#logbar", Cell).show(t)
+
+    @on(LogView.Status)
+    def _status(self) -> None:
+        self._logbar()
+
+    def _apply_layout(self) -> None:
+        self.set_class(self.size.width >= 110, "-wide")
+        for name in LAYOUTS:
+            self.set_class(LAYOUTS[self.layout_i] == name and name != "split", f"-{name}")
+        self.call_after_refresh(self._request_plot)
+
+    # -- actions -----------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        if self.query_one("#search", Input).has_class("-shown"):
+            self._close_search()
+            return
+        self.app.pop_screen()
+
+    def action_follow(self) -> None:
+        self.query_one(LogView).action_bottom()
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.add_class("-shown")
+        box.value = self.query_one(LogView).search
+        box.focus()
+
+    def _close_search(self) -> None:
+        self.query_one("#search", Input).remove_class("-shown")
+        self.query_one(LogView).focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.query_one(LogView).set_search(event.value)
+        self._logbar()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        if self.query_one(LogView).next_match(1) is None and event.value:
+            self.notify(f"“{event.value}” not found", severity="warning", timeout=3)
+        self._logbar()
+
+    def action_next_match(self) -> None:
+        if self.query_one(LogView).next_match(1) is None:
+            self.notify("No matches (/ to search)", timeout=2)
+
+    def action_prev_match(self) -> None:
+        if self.query_one(LogView).next_match(-1) is None:
+            self.notify("No matches (/ to search)", timeout=2)
+
+    def action_first_error(self) -> None:
+        log = self.query_one(LogView)
+        i = first_error(log.lines)
+        if i is None:
+            self.notify("No error or traceback in the log", timeout=3)
+            return
+        log.go_to_line(i)
+        self._logbar()
+
+    def action_wrap(self) -> None:
+        self.query_one(LogView).toggle_wrap()
+        self._logbar()
+
+    def action_smooth(self) -> None:
+        self.smooth = 0.0 if self.smooth else self.smooth_weight
+        self._request_plot()
+
+    def action_weight(self, delta: float) -> None:
+        self.smooth_weight = round(min(0.95, max(0.1, self.smooth_weight + delta)), 2)
+        self.smooth = self.smooth_weight
+        self.notify(f"Smoothing weight {self.smooth_weight:.2f}", timeout=2)
+        self._request_plot()
+
+    def action_logy(self) -> None:
+        self.logy = not self.logy
+        self._request_plot()
+
+    def action_window(self) -> None:
+        self.window_i = (self.window_i + 1) % len(WINDOWS)
+        w = WINDOWS[self.window_i]
+        self.notify("All steps" if w is None else f"Last {w} steps", timeout=2)
+        self._request_plot()
+
+    def action_layout(self) -> None:
+        self.layout_i = (self.layout_i + 1) % len(LAYOUTS)
+        self._apply_layout()
+
+    def action_save_log(self) -> None:
+        lines = self.query_one(LogView).visible_lines()
+        name = f"ftmllm-{self.target.label}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        path = Path.cwd() / name
+        try:
+            import re
+
+            path.write_text("\n".join(re.sub(r"\x1b\[[0-9;]*m", "", ln) for ln in lines) + "\n")
+        except OSError as e:
+            self.notify(f"Cannot save: {e.strerror}", severity="error")
+            return
+        self.notify(f"Saved {len(lines)} lines to {path}", timeout=5)
+
+
+def open_detail(app, target: Followed) -> None:
+    stall = getattr(getattr(app, "ctx", None), "settings", None)
+    minutes = stall.stall_minutes if stall is not None else 15.0
+    app.push_screen(RunDetailScreen(target, stalled_after_s=minutes * 60))
+

@@ -1,0 +1,57 @@
+"""Shows a chart made by core.plot (rendered off the UI thread) with a title and a legend."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from ...core.plot import Chart
+
+SERIES_COLOURS = ("#5fafff", "#ffaf5f", "#87d787", "#d787d7", "#ff5f87", "#d7d75f", "#5fd7d7", "#af87ff")
+
+
+def chart_text(chart: Chart, colours: list[str]) -> Text:
+    t = Text()
+    for i, row in enumerate(chart.rows):
+        if i:
+            t.append("\n")
+        for text, owner in row:
+            t.append(text, style=colours[owner % len(colours)] if owner is not None else "#808080")
+    return t
+
+
+class PlotView(Widget):
+    DEFAULT_CSS = """
+    PlotView { height: 1fr; width: 1fr; padding: 0 1 0 0; }
+    """
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._text = Text("waiting for metrics…", style="#808080")
+        self.key: tuple = ()  # what the current chart was made from (data version, size, options)
+
+    @property
+    def chart_size(self) -> tuple[int, int]:
+        """Width and height available for the chart (one row for the title and legend)."""
+        return max(20, self.content_size.width), max(3, self.content_size.height - 1)
+
+    def show(self, title: str, chart: Chart | None, names: list[str], colours: list[str],
+             note: str = "") -> None:
+        t = Text()
+        t.append(title, style="bold")
+        for name, c in zip(names, colours):
+            t.append("  ━━ ", style=c)
+            t.append(name)
+        if note:
+            t.append(f"  {note}", style="#808080")
+        t.append("\n")
+        if chart is None:
+            t.append("no data yet", style="#808080")
+        else:
+            t.append_text(chart_text(chart, colours))
+        if t != self._text:
+            self._text = t
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
