@@ -186,12 +186,15 @@ class TrainerLog:
         self.metrics = Metrics(source=str(self.path))
         self._offset = 0
         self._inode: int | None = None
+        self._mtime_ns = 0
         self._partial = b""
+        self._head = b""  # the file's first bytes: a different head means a different file
         self.bad_lines = 0
 
     def reset(self) -> None:
         self.metrics = Metrics(source=str(self.path))
         self._offset = 0
+        self._head = b""
         self._partial = b""
         self.bad_lines = 0
 
@@ -202,15 +205,23 @@ class TrainerLog:
         except FileNotFoundError:
             return False
         restarted = False
-        if self._inode is not None and (st.st_ino != self._inode or st.st_size < self._offset):
-            self.reset()
+        rewritten = st.st_size == self._offset and st.st_mtime_ns != self._mtime_ns and self._offset
+        if self._inode is not None and (st.st_ino != self._inode or st.st_size < self._offset
+                                        or rewritten):
+            self.reset()  # replaced, truncated, or rewritten in place with the same length
             restarted = True
         self._inode = st.st_ino
-        if st.st_size == self._offset:
-            return restarted
+        self._mtime_ns = st.st_mtime_ns
         with open(self.path, "rb") as f:
+            if self._head and not restarted and f.read(len(self._head)) != self._head:
+                self.reset()  # another file took this path (inode numbers get reused)
+                restarted = True
+            if st.st_size == self._offset:
+                return restarted
             f.seek(self._offset)
             data = f.read(st.st_size - self._offset)
+        if len(self._head) < 64:
+            self._head = (self._head + data)[:64] if self._offset == len(self._head) else self._head
         self._offset += len(data)
         data = self._partial + data
         cut = data.rfind(b"\n")

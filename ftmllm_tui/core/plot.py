@@ -36,6 +36,8 @@ class Chart:
 def fmt_num(v: float, width: int = 8) -> str:
     if v == 0:
         return "0"
+    if float(v).is_integer() and abs(v) < 1e6:
+        return str(int(v))
     a = abs(v)
     if a >= 1e5 or a < 1e-3:
         s = f"{v:.2e}"
