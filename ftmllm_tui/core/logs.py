@@ -112,7 +112,7 @@ def split_lines(data: bytes, limit: int) -> tuple[list[bytes], int]:
     """
     end = data.rfind(b"\n") + 1
     out: list[bytes] = []
-    for line in data[: end].split(b"\n") if end else ():
+    for line in data[: end - 1].split(b"\n") if end else ():
         pos = 0
         while len(line) - pos > limit:
             cut = _cut(line, pos, limit)
@@ -215,7 +215,7 @@ class TailReader:
             self._file = None
             self._ident = None
 
-    def __enter__(self) -> TailReader:
+    def __enter__(self) -> TailReader:  # noqa: PYI034 (typing.Self needs Python 3.11)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -226,7 +226,7 @@ class TailReader:
 
     def _open(self) -> bool:
         """Open the file the path names now; True if it replaces one shown before."""
-        f = open(self.path, "rb", buffering=0)
+        f = open(self.path, "rb", buffering=0)  # noqa: SIM115 (held open between polls)
         st = os.fstat(f.fileno())
         reset = self._had_file
         self.close()
@@ -247,7 +247,7 @@ class TailReader:
     def _tail_start(self, size: int, n: int) -> bytes:
         """Position at the start of the last ``n`` complete lines; return the bytes from there to
         ``size`` (those lines and the unfinished one). Reads backwards in blocks."""
-        floor = max(0, size - min(_TAIL_LIMIT, max(self.max_line_bytes, (n + 1) * self.max_line_bytes)))
+        floor = max(0, size - min(_TAIL_LIMIT, (n + 1) * self.max_line_bytes))
         blocks: list[bytes] = []
         pos, seen = size, 0
         while pos > floor:

@@ -44,3 +44,42 @@ def test_home_120x40_filtered_sorted(snap_compare):
     app = make_app(clock, DATA / "h200x8_synth.jsonl", samples=90)
     keys = ("slash", *"root", "enter", "s", "s", "s", "s")  # filter root, sort by SM%
     assert snap_compare(app, terminal_size=(120, 40), run_before=_before(app, clock, keys))
+
+
+def _detail_app(tmp_path, monkeypatch):
+    import shutil
+
+    out = tmp_path / "tiny-lora-sft"
+    shutil.copytree(DATA / "lf_run", out)
+    shutil.copy(DATA / "console_tiny_lora_sft.log", out / "running_log.txt")
+    monkeypatch.chdir(tmp_path)
+    clock = FakeClock()
+    return make_app(clock, open_ref="tiny-lora-sft")
+
+
+def _wait_detail(app):
+    async def run(pilot):
+        import asyncio
+
+        from ftmllm_tui.ui.screens.detail import RunDetailScreen
+
+        for _ in range(200):
+            s = app.screen
+            if isinstance(s, RunDetailScreen) and s.last is not None and s.last.charts is not None \
+                    and s.query_one("#lossplot").render().plain.count("\n") > 3:
+                break
+            await asyncio.sleep(0.05)
+            await pilot.pause()
+        await asyncio.sleep(0.3)
+        await pilot.pause()
+    return run
+
+
+def test_detail_80x24(snap_compare, tmp_path, monkeypatch):
+    app = _detail_app(tmp_path, monkeypatch)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_wait_detail(app))
+
+
+def test_detail_200x50(snap_compare, tmp_path, monkeypatch):
+    app = _detail_app(tmp_path, monkeypatch)
+    assert snap_compare(app, terminal_size=(200, 50), run_before=_wait_detail(app))

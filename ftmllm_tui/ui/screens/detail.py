@@ -41,20 +41,20 @@ def progress_text(u: FollowUpdate | None, stalled_after_s: float) -> Text:
         pct = p.percentage if p.percentage is not None else (100 * p.step / p.total if p.total else None)
         if pct is not None:
             t.append(f"  {pct:.1f}%", style=f"bold {PALETTE.accent}")
-            bar = 20
+            bar = 12
             done = round(pct / 100 * bar)
             t.append("  " + "█" * done, style=PALETTE.accent)
             t.append("·" * (bar - done), style=PALETTE.bar_empty)
-        if p.epoch is not None:
-            t.append(f"  epoch {p.epoch:.2f}", style=PALETTE.muted)
-        if p.elapsed:
-            t.append(f"  elapsed {p.elapsed}", style=PALETTE.muted)
         if p.remaining:
             t.append(f"  ETA {p.remaining}", style="bold")
         if p.throughput:
             t.append(f"  {p.throughput:.0f} tok/s", style=PALETTE.muted)
         elif p.steps_per_s:
             t.append(f"  {p.steps_per_s:.2f} steps/s", style=PALETTE.muted)
+        if p.epoch is not None:
+            t.append(f"  epoch {p.epoch:.2f}", style=PALETTE.muted)
+        if p.elapsed:
+            t.append(f"  elapsed {p.elapsed}", style=PALETTE.muted)
     if u.log_age_s is not None and u.log_age_s > stalled_after_s and (p.percentage or 0) < 100:
         t.append(f"  ⚠ no new step for {fmt.duration(u.log_age_s)}", style=f"bold {PALETTE.danger}")
     return t

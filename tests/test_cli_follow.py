@@ -1,0 +1,85 @@
+"""`logs` and `plot` from the command line, on the real run's files and on a growing log."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "ftmllm_tui.cli", *args], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)), **kw)
+
+
+def test_plot_an_output_dir():
+    r = cli("plot", str(DATA / "lf_run"), "--width", "80", "--height", "12")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("lf_run: loss, eval_loss   step 54/54")
+    assert any("⠀" < ch <= "⣿" for ch in r.stdout)  # braille dots
+    assert "lr" in lines and max(len(x) for x in lines) <= 80
+    assert "\x1b[" not in r.stdout  # not a terminal: plain text
+
+
+def test_plot_a_trainer_log_with_metrics_smoothing_and_window():
+    r = cli("plot", str(DATA / "lf_run" / "trainer_log.jsonl"), "--metric", "loss", "--smooth", "0.8",
+            "--last", "20", "--log", "--width", "60", "--height", "8")
+    assert r.returncode == 0, r.stderr
+    axis = r.stdout.splitlines()[-2].split()
+    assert axis[0] == "35" and axis[-1] == "54"  # the last 20 steps only
+
+
+def test_plot_overlays_several_runs():
+    r = cli("plot", str(DATA / "lf_run"), str(DATA / "trainer_log.v0.9.5_tf5.6.sample.jsonl"),
+            "--width", "70", "--height", "10")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("loss — lf_run, ")
+
+
+def test_plot_errors():
+    r = cli("plot", str(DATA / "lf_run"), "--metric", "nope")
+    assert r.returncode == 1 and "it has:" in r.stderr and "loss" in r.stderr
+    r = cli("plot", "/nonexistent/dir")
+    assert r.returncode == 2 and "neither a file" in r.stderr
+    r = cli("plot", str(DATA / "lf_run"), "--smooth", "1.5")
+    assert r.returncode == 2
+
+
+def test_plot_from_a_console_log_only(tmp_path):
+    log = tmp_path / "console.log"
+    shutil.copy(DATA / "console_tiny_lora_sft.log", log)
+    r = cli("plot", str(log), "--width", "70")
+    assert r.returncode == 0, r.stderr and "order of logging" in r.stdout
+
+
+def test_logs_last_lines_and_follow_until_ctrl_c(tmp_path):
+    log = tmp_path / "console.log"
+    log.write_text("".join(f"line {i}\n" for i in range(100)))
+    r = cli("logs", str(log), "-n", "5")
+    assert r.returncode == 0 and r.stdout.splitlines() == [f"line {i}" for i in range(95, 100)]
+    p = subprocess.Popen([sys.executable, "-m", "ftmllm_tui.cli", "logs", str(log), "-f", "-n", "1"],
+                         stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        assert p.stdout.readline().strip() == "line 99"
+        with open(log, "a") as f:
+            f.write("step 1/10\rstep 5/10\rstep 10/10\nnew line\n")
+        assert p.stdout.readline().strip() == "step 10/10"  # the \r redraws collapsed
+        assert p.stdout.readline().strip() == "new line"
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=10) == 0
+    finally:
+        p.kill()
+
+
+def test_logs_of_a_run_without_a_log(tmp_path):
+    r = cli("logs", str(tmp_path))
+    assert r.returncode == 2 and "no console log" in r.stderr
