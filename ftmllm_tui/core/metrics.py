@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import bisect
 import json
+import operator
 import os
 import re
 from array import array
@@ -27,14 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:  # ~4× faster than json for a million small objects; optional
-    import orjson as _orjson
-
-    def _loads(b: bytes) -> Any:
-        return _orjson.loads(b)
+try:  # ~4× faster than json for a million small objects
+    from orjson import loads as _LOADS
 except ImportError:  # pragma: no cover
-    def _loads(b: bytes) -> Any:
-        return json.loads(b)
+    _LOADS = json.loads
 
 PROGRESS_KEYS = ("current_steps", "total_steps", "epoch", "percentage", "elapsed_time",
                  "remaining_time", "throughput", "total_tokens")
@@ -68,15 +65,21 @@ class Series:
             x.insert(i, step)
             self.y.insert(i, value)
 
-    def extend_sorted(self, steps: list[float], values: list[float]) -> None:
-        """Bulk add; fast when ``steps`` is increasing and starts after what is held."""
-        if steps and (not self.x or steps[0] > self.x[-1]) and all(
-                a < b for a, b in zip(steps, steps[1:])):
-            self.x.extend(steps)
-            self.y.extend(values)
+    def extend_sorted(self, steps, values) -> None:
+        """Bulk add of strictly increasing steps (numpy arrays or lists); O(n) when they all come
+        after what is held, else point by point (a resumed run)."""
+        if len(steps) == 0:
+            return
+        if not self.x or steps[0] > self.x[-1]:
+            if hasattr(steps, "tobytes"):
+                self.x.frombytes(steps.astype("d").tobytes())
+                self.y.frombytes(values.astype("d").tobytes())
+            else:
+                self.x.extend(steps)
+                self.y.extend(values)
             return
         for s, v in zip(steps, values):
-            self.add(s, v)
+            self.add(float(s), float(v))
 
     def last(self) -> tuple[float, float] | None:
         return (self.x[-1], self.y[-1]) if self.x else None
@@ -136,24 +139,74 @@ class Metrics:
         return sorted(self.series)
 
     def ingest(self, records: list[dict[str, Any]], *, step_key: str = "current_steps") -> None:
-        """Add records (dicts) in bulk; keys are normalised (learning_rate → lr)."""
-        recs = [r for r in records if isinstance(r, dict)]
+        """Add records (dicts, in file order) in bulk; keys are normalised (learning_rate → lr).
+
+        Fast path for a million lines: records are grouped by their key set (train lines, eval
+        lines…), each column is pulled out with C-level iteration into numpy, and per key the last
+        value of each step wins.
+        """
+        recs = [r for r in records if type(r) is dict]
         if not recs:
             return
-        if any(k in ALIASES for r in recs[:50] for k in r):
+        if any(k in ALIASES for r in recs[:50] for k in r) or any(k in ALIASES for k in recs[-1]):
             recs = [{ALIASES.get(k, k): v for k, v in r.items()} for r in recs]
-        keys = set().union(*map(dict.keys, recs))
-        for key in keys:
-            if key in PROGRESS_KEYS and key not in ("epoch",):
+        import numpy as np
+
+        keysets = list(map(tuple, recs))
+        if keysets.count(keysets[0]) == len(keysets):  # one shape of line: the common case
+            groups: dict[tuple, list[int]] = {keysets[0]: list(range(len(recs)))}
+        else:
+            uniq: dict[tuple, int] = {}
+            gid = np.fromiter((uniq.setdefault(k, len(uniq)) for k in keysets), np.int64, len(keysets))
+            groups = {k: np.flatnonzero(gid == g).tolist() for k, g in uniq.items()}
+        per_key: dict[str, list[tuple]] = {}
+        for keys, idxs in groups.items():
+            if step_key not in keys:
                 continue
-            pairs = [(r[step_key], r[key]) for r in recs
-                     if key in r and _num(r[key]) and _num(r.get(step_key))]
-            if not pairs:
-                continue
+            rows = [recs[i] for i in idxs] if len(idxs) != len(recs) else recs
+            order = np.asarray(idxs, dtype=np.int64)
+            try:
+                steps = np.fromiter(map(operator.itemgetter(step_key), rows), float, len(rows))
+            except (TypeError, ValueError):
+                steps = None
+            for key in keys:
+                if key == step_key or (key in PROGRESS_KEYS and key != "epoch"):
+                    continue
+                if not _num(rows[0][key]):
+                    if not any(_num(r[key]) for r in rows[:20]):
+                        continue
+                vals = None
+                if steps is not None:
+                    try:
+                        vals = np.fromiter(map(operator.itemgetter(key), rows), float, len(rows))
+                    except (TypeError, ValueError):
+                        vals = None
+                if vals is None:  # mixed types: the slow, careful way
+                    pairs = [(float(r[step_key]), float(r[key]), i) for r, i in zip(rows, idxs)
+                             if _num(r[key]) and _num(r.get(step_key))]
+                    if not pairs:
+                        continue
+                    st_, vl_, ix_ = (np.asarray(c) for c in zip(*pairs))
+                    per_key.setdefault(key, []).append((st_, vl_, ix_.astype(np.int64)))
+                    continue
+                if any(type(v) is bool for v in (rows[0][key], rows[-1][key])):
+                    continue
+                per_key.setdefault(key, []).append((steps, vals, order))
+        for key, parts in per_key.items():
+            steps = np.concatenate([p[0] for p in parts])
+            vals = np.concatenate([p[1] for p in parts])
+            idx = np.concatenate([p[2] for p in parts])
+            ok = np.isfinite(steps)
+            steps, vals, idx = steps[ok], vals[ok], idx[ok]
+            if len(parts) > 1 or (steps.size > 1 and not np.all(np.diff(steps) > 0)):
+                o = np.lexsort((idx, steps))  # by step, then file order
+                steps, vals = steps[o], vals[o]
+                last = np.r_[steps[1:] != steps[:-1], True]  # the last of each equal step wins
+                steps, vals = steps[last], vals[last]
             s = self.series.get(key)
             if s is None:
                 s = self.series[key] = Series(key)
-            s.extend_sorted([float(p[0]) for p in pairs], [float(p[1]) for p in pairs])
+            s.extend_sorted(steps, vals)
         self._progress(recs[-1], recs)
 
     def _progress(self, last: dict[str, Any], recs: list[dict[str, Any]]) -> None:
@@ -223,20 +276,22 @@ class TrainerLog:
         if len(self._head) < 64:
             self._head = (self._head + data)[:64] if self._offset == len(self._head) else self._head
         self._offset += len(data)
-        data = self._partial + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            self._partial = data
+        data = self._partial + data if self._partial else data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()  # b"" when the data ended with a newline
+        if not lines:
             return restarted
-        self._partial = data[cut + 1:]
-        records = []
-        for line in data[:cut].split(b"\n"):
-            if not line.strip():
-                continue
-            try:
-                records.append(_loads(line))
-            except ValueError:
-                self.bad_lines += 1
+        try:  # fast path: every line is JSON
+            records = [_LOADS(line) for line in lines if line]
+        except ValueError:
+            records = []
+            for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    records.append(_LOADS(line))
+                except ValueError:
+                    self.bad_lines += 1
         self.metrics.ingest(records)
         return True
 
