@@ -97,8 +97,8 @@ def chart_text(chart, names: list[str], colours: list[str], tty: bool) -> str:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .core.follow import resolve
-    from .core.metrics import TrainerLog, ema, load_metrics, load_trainer_state, parse_console
+    from .core.follow import metrics_for, resolve
+    from .core.metrics import ema
     from .core.plot import Line, render
 
     if not 0 <= args.smooth < 1:
@@ -110,20 +110,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
             target = resolve(ref, registry)
         except LookupError as e:
             return _fail(str(e))
-        m = None
-        if target.trainer_log is not None and target.trainer_log.is_file():
-            t = TrainerLog(target.trainer_log)
-            t.poll()
-            m = t.metrics
-        if (m is None or not m.series) and target.trainer_state is not None and target.trainer_state.is_file():
-            m = load_trainer_state(target.trainer_state)
-        if (m is None or not m.series) and target.output_dir is not None:
-            m = load_metrics(target.output_dir, target.console)
-        if (m is None or not m.series) and target.console is not None:
-            with open(target.console, encoding="utf-8", errors="replace") as f:
-                m = parse_console(f)
+        m = metrics_for(target)
         if m is None or not m.series:
-            return _fail(f"no metrics in {ref} (no trainer_log.jsonl, trainer_state.json or loss lines)",
+            return _fail(f"no metrics in {ref} (no trainer_log.jsonl, trainer_state.json, SwanLab "
+                         "logs or loss lines)",
                          EXIT_BAD)
         sets.append((target.label, m))
 

@@ -83,3 +83,18 @@ def test_logs_last_lines_and_follow_until_ctrl_c(tmp_path):
 def test_logs_of_a_run_without_a_log(tmp_path):
     r = cli("logs", str(tmp_path))
     assert r.returncode == 2 and "no console log" in r.stderr
+
+
+def test_plot_a_swanlab_local_logdir():
+    """A real SwanLab 0.10.3 local run written by LLaMA-Factory (tests/data/swanlog)."""
+    r = cli("plot", str(DATA / "swanlog"), "--width", "70", "--height", "10")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("swanlog: loss, eval_loss   step 18")
+
+
+def test_swanlab_metrics_match_llamafactory_names():
+    from ftmllm_tui.core.follow import metrics_for, resolve
+
+    m = metrics_for(resolve(str(DATA / "swanlog"), None))
+    assert {"loss", "eval_loss", "lr", "grad_norm"} <= set(m.names())
+    assert m.source.startswith("SwanLab") and len(m.get("loss")) == 18

@@ -20,6 +20,7 @@ class Followed:
     trainer_log: Path | None = None
     trainer_state: Path | None = None
     console: Path | None = None
+    swanlab: Path | None = None  # a SwanLab local logdir (or one run folder) of this run
 
     @property
     def metrics_path(self) -> Path | None:
@@ -33,19 +34,45 @@ def output_dir_of(record: RunRecord) -> Path | None:
     return p if p.is_absolute() else Path(record.cwd or ".") / p
 
 
+def swanlab_logdir(config: dict, cwd: str | Path | None) -> Path | None:
+    """Where a config's local SwanLab logs go (``use_swanlab`` with mode local or offline)."""
+    if not isinstance(config, dict) or not config.get("use_swanlab"):
+        return None
+    if str(config.get("swanlab_mode", "cloud")) not in ("local", "offline"):
+        return None
+    d = Path(str(config.get("swanlab_logdir") or "swanlog")).expanduser()
+    return d if d.is_absolute() else Path(cwd or ".") / d
+
+
 def for_record(record: RunRecord, registry: Registry | None) -> Followed:
     out = output_dir_of(record)
     console = registry.dir(record.id) / "console.log" if registry is not None and not record.external else None
     if console is None and out is not None:
         console = next((out / n for n in CONSOLE_IN_OUTPUT_DIR if (out / n).exists()), None)
+    swan = None
+    cfg_path = registry.dir(record.id) / "config.yaml" if registry is not None and not record.external \
+        else (Path(record.config) if record.config else None)
+    if cfg_path is not None:
+        try:
+            import yaml
+
+            swan = swanlab_logdir(yaml.safe_load(cfg_path.read_text()), record.cwd)
+        except Exception:
+            swan = None
     return Followed(label=record.name, record=record, output_dir=out,
                     trainer_log=out / "trainer_log.jsonl" if out else None,
-                    trainer_state=out / "trainer_state.json" if out else None, console=console)
+                    trainer_state=out / "trainer_state.json" if out else None, console=console,
+                    swanlab=swan)
 
 
 def resolve(ref: str, registry: Registry | None) -> Followed:
     """Raises LookupError with a message saying what was tried."""
     p = Path(ref).expanduser()
+    if p.is_dir() and not (p / "trainer_log.jsonl").exists() and not (p / "trainer_state.json").exists():
+        from .swanlab_local import find_runs
+
+        if find_runs(p):  # a SwanLab logdir or run folder
+            return Followed(label=p.name or str(p), swanlab=p)
     if p.is_dir():
         console = next((p / n for n in CONSOLE_IN_OUTPUT_DIR if (p / n).exists()), None)
         return Followed(label=p.name or str(p), output_dir=p, trainer_log=p / "trainer_log.jsonl",
@@ -113,9 +140,27 @@ class Follower:
         self._state_mtime: float | None = None
         self._state_metrics: Metrics | None = None
         self._console_lines: list[str] = []  # HF dict lines, when there is nothing better
+        self._swan_reader = None
+        self._swan_sig: tuple = ()
         self._version = 0
         self._drawn: tuple | None = None
         self._names: tuple[str, ...] = ()
+
+    def _swan(self) -> tuple[Metrics | None, bool]:
+        if self.target.swanlab is None:
+            return None, False
+        from .swanlab_local import SwanRunReader, find_runs
+
+        if self._swan_reader is None:
+            runs = find_runs(self.target.swanlab)
+            if not runs:
+                return None, False
+            self._swan_reader = SwanRunReader(runs[0])  # the newest run in the logdir
+        run = self._swan_reader.poll()
+        sig = tuple((k, len(s.steps)) for k, s in sorted(run.series.items()))
+        changed = sig != self._swan_sig
+        self._swan_sig = sig
+        return swan_metrics(run), changed
 
     def _metrics(self, new_lines: list[str]) -> tuple[Metrics | None, bool, float | None]:
         """(metrics, changed, mtime of the source)."""
@@ -141,6 +186,9 @@ class Follower:
                     self._state_metrics = load_trainer_state(st)
                 if self._state_metrics is not None and self._state_metrics.series:
                     return self._state_metrics, changed, mtime
+        m, changed = self._swan()
+        if m is not None and m.series:
+            return m, changed, None
         hits = [ln for ln in new_lines if "{'" in ln and "loss" in ln]
         if hits or not self._console_lines:
             self._console_lines += hits
@@ -199,3 +247,53 @@ class Follower:
             lw, lh = req.lr_size
             out["lr"] = render([lr] if lr else [], lw, lh)
         return out
+
+
+SWAN_NAMES = {"train/loss": "loss", "eval/loss": "eval_loss", "train/learning_rate": "lr",
+              "train/epoch": "epoch", "train/grad_norm": "grad_norm"}
+
+
+def swan_metrics(run) -> Metrics:
+    """A SwanLab run as Metrics, with LLaMA-Factory's names where they mean the same thing."""
+    from .metrics import Series
+
+    m = Metrics(source=f"SwanLab {run.path}")
+    for key, s in run.series.items():
+        name = SWAN_NAMES.get(key, key)
+        ser = Series(name)
+        ser.extend_sorted(list(s.steps), list(s.values))
+        m.series[name] = ser
+    loss = m.series.get("loss")
+    if loss is not None and len(loss):
+        m.progress.step = int(loss.x[-1])
+    ep = m.series.get("epoch")
+    if ep is not None and len(ep):
+        m.progress.epoch = float(ep.y[-1])
+    return m
+
+
+def metrics_for(target: Followed) -> Metrics:
+    """The best metrics of a target, read once: trainer_log, trainer_state, SwanLab, console."""
+    from .metrics import TrainerLog, load_trainer_state
+
+    if target.trainer_log is not None and target.trainer_log.is_file():
+        t = TrainerLog(target.trainer_log)
+        t.poll()
+        if t.metrics.series or t.metrics.progress.step is not None:
+            return t.metrics
+    if target.trainer_state is not None and target.trainer_state.is_file():
+        m = load_trainer_state(target.trainer_state)
+        if m.series:
+            return m
+    if target.swanlab is not None:
+        from .swanlab_local import find_runs, read_run
+
+        runs = find_runs(target.swanlab)
+        if runs:
+            m = swan_metrics(read_run(runs[0]))
+            if m.series:
+                return m
+    if target.console is not None and target.console.is_file():
+        with open(target.console, encoding="utf-8", errors="replace") as f:
+            return parse_console(f)
+    return Metrics(source=target.label)

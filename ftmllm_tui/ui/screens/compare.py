@@ -11,8 +11,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...core.background import BackgroundCaller
-from ...core.follow import Followed
-from ...core.metrics import Metrics, ema, load_metrics, load_results
+from ...core.follow import Followed, metrics_for
+from ...core.metrics import Metrics, ema, load_results
 from ...core.plot import Line, render
 from ..palette import PALETTE
 from ..widgets.cell import Cell
@@ -93,12 +93,8 @@ class CompareScreen(Screen):
     def _load(self):
         metrics, results = [], []
         for t in self.targets:
-            if t.output_dir is not None:
-                metrics.append(load_metrics(t.output_dir, t.console))
-                results.append(load_results(t.output_dir))
-            else:
-                metrics.append(Metrics())
-                results.append({})
+            metrics.append(metrics_for(t))
+            results.append(load_results(t.output_dir) if t.output_dir is not None else {})
         return metrics, results
 
     def _loaded(self, r) -> None:
