@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+from collections import deque
 import json
 import operator
 import os
@@ -141,57 +142,39 @@ class Metrics:
     def ingest(self, records: list[dict[str, Any]], *, step_key: str = "current_steps") -> None:
         """Add records (dicts, in file order) in bulk; keys are normalised (learning_rate → lr).
 
-        Fast path for a million lines: records are grouped by their key set (train lines, eval
-        lines…), each column is pulled out with C-level iteration into numpy, and per key the last
-        value of each step wins.
+        Fast path for a million lines: when every record has the first one's keys (train lines
+        only), each numeric column is pulled out in C into numpy; otherwise records are grouped by
+        key set (train lines, eval lines…). Per key, the last value of each step wins.
         """
+        import numpy as np
+
         recs = [r for r in records if type(r) is dict]
         if not recs:
             return
         if any(k in ALIASES for r in recs[:50] for k in r) or any(k in ALIASES for k in recs[-1]):
             recs = [{ALIASES.get(k, k): v for k, v in r.items()} for r in recs]
-        import numpy as np
-
-        keysets = list(map(tuple, recs))
-        if keysets.count(keysets[0]) == len(keysets):  # one shape of line: the common case
-            groups: dict[tuple, list[int]] = {keysets[0]: list(range(len(recs)))}
-        else:
-            uniq: dict[tuple, int] = {}
-            gid = np.fromiter((uniq.setdefault(k, len(uniq)) for k in keysets), np.int64, len(keysets))
-            groups = {k: np.flatnonzero(gid == g).tolist() for k, g in uniq.items()}
         per_key: dict[str, list[tuple]] = {}
-        for keys, idxs in groups.items():
-            if step_key not in keys:
-                continue
-            rows = [recs[i] for i in idxs] if len(idxs) != len(recs) else recs
-            order = np.asarray(idxs, dtype=np.int64)
-            try:
-                steps = np.fromiter(map(operator.itemgetter(step_key), rows), float, len(rows))
-            except (TypeError, ValueError):
-                steps = None
-            for key in keys:
-                if key == step_key or (key in PROGRESS_KEYS and key != "epoch"):
+        n = len(recs)
+        lens = np.fromiter(map(len, recs), np.int64, n)
+        done = False
+        if bool((lens == lens[0]).all()) and step_key in recs[0]:
+            try:  # a missing key raises KeyError: then the general path below
+                first = tuple(recs[0])
+                pulled = self._columns(recs, first, np.arange(n), step_key, per_key)
+                for k in first:  # same length and every key of the first: the same key set
+                    if k not in pulled:
+                        deque(map(operator.itemgetter(k), recs), maxlen=0)  # consumed in C
+                done = True
+            except KeyError:
+                per_key.clear()
+        if not done:
+            uniq: dict[tuple, int] = {}
+            gid = np.fromiter((uniq.setdefault(tuple(r), len(uniq)) for r in recs), np.int64, n)
+            for keys, g in uniq.items():
+                if step_key not in keys:
                     continue
-                if not _num(rows[0][key]):
-                    if not any(_num(r[key]) for r in rows[:20]):
-                        continue
-                vals = None
-                if steps is not None:
-                    try:
-                        vals = np.fromiter(map(operator.itemgetter(key), rows), float, len(rows))
-                    except (TypeError, ValueError):
-                        vals = None
-                if vals is None:  # mixed types: the slow, careful way
-                    pairs = [(float(r[step_key]), float(r[key]), i) for r, i in zip(rows, idxs)
-                             if _num(r[key]) and _num(r.get(step_key))]
-                    if not pairs:
-                        continue
-                    st_, vl_, ix_ = (np.asarray(c) for c in zip(*pairs))
-                    per_key.setdefault(key, []).append((st_, vl_, ix_.astype(np.int64)))
-                    continue
-                if any(type(v) is bool for v in (rows[0][key], rows[-1][key])):
-                    continue
-                per_key.setdefault(key, []).append((steps, vals, order))
+                idx = np.flatnonzero(gid == g)
+                self._columns([recs[i] for i in idx.tolist()], keys, idx, step_key, per_key)
         for key, parts in per_key.items():
             steps = np.concatenate([p[0] for p in parts])
             vals = np.concatenate([p[1] for p in parts])
@@ -208,6 +191,38 @@ class Metrics:
                 s = self.series[key] = Series(key)
             s.extend_sorted(steps, vals)
         self._progress(recs[-1], recs)
+
+    @staticmethod
+    def _columns(rows: list[dict[str, Any]], keys: tuple, order, step_key: str,
+                 per_key: dict[str, list[tuple]]) -> set[str]:
+        """(steps, values, file order) of every numeric key of rows that all have ``keys``;
+        returns the keys read from every row."""
+        import numpy as np
+
+        n = len(rows)
+        pulled = {step_key}
+        try:
+            steps = np.fromiter(map(operator.itemgetter(step_key), rows), float, n)
+        except (TypeError, ValueError):
+            return pulled
+        for key in keys:
+            if key == step_key or (key in PROGRESS_KEYS and key != "epoch"):
+                continue
+            first = rows[0][key]
+            if type(first) is bool or not (_num(first) or first is None):
+                continue
+            try:
+                vals = np.fromiter(map(operator.itemgetter(key), rows), float, n)
+                pulled.add(key)
+            except (TypeError, ValueError):  # mixed types in this column: keep the numbers
+                keep = [i for i, r in enumerate(rows) if _num(r[key])]
+                if not keep:
+                    continue
+                vals = np.asarray([float(rows[i][key]) for i in keep])
+                per_key.setdefault(key, []).append((steps[keep], vals, order[keep]))
+                continue
+            per_key.setdefault(key, []).append((steps, vals, order))
+        return pulled
 
     def _progress(self, last: dict[str, Any], recs: list[dict[str, Any]]) -> None:
         p = self.progress
