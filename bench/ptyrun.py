@@ -118,8 +118,9 @@ def measure(cmd: list[str], cols: int, rows: int, seconds: float, warmup: float,
                 quit_s = time.monotonic() - t_quit
                 break
             try:
-                select.select([fd], [], [], 0.05)
-                os.read(fd, 65536)
+                ready, _, _ = select.select([fd], [], [], 0.05)
+                if ready:
+                    os.read(fd, 65536)
             except OSError:
                 pass
     try:

@@ -57,6 +57,16 @@ def main() -> None:
     (out / "sampling.jsonl").write_text(sampling)
     samp = {r["name"]: r for r in map(json.loads, sampling.splitlines())}
 
+    met = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_metrics.py")],
+                         capture_output=True, text=True, check=True).stdout
+    (out / "metrics.jsonl").write_text(met)
+    tl = ROOT / ".venv-toolong" / "bin" / "tl"
+    if not tl.exists():  # the peer for the 1 GB log: Toolong pins an old Textual, so its own venv
+        subprocess.run([sys.executable, "-m", "venv", str(tl.parents[1])], check=True)
+        subprocess.run([str(tl.parent / "pip"), "install", "-q", "toolong==1.5.0"], check=False)
+    logs = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_logs.py")],
+                          capture_output=True, text=True, check=True).stdout
+    (out / "logs.jsonl").write_text(logs)
     stop = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_stop.py"), "5"],
                           capture_output=True, text=True, check=True).stdout
     (out / "stop.jsonl").write_text(stop)
@@ -100,6 +110,14 @@ def main() -> None:
                      f"{p['first_s']:.2f} s (nvitop)", f"{r['ui_frame_s'] / p['first_s']:.2f}×", "-"))
         rows.append((f"quit after q {tag}", f"{r['quit_s']:.2f} s", "-", "-", "< 1 s"))
 
+    for r in map(json.loads, (met + logs).splitlines()):
+        if r.get("value") is None or r["name"].startswith(("generate", "toolong:", "same small")):
+            continue
+        peer = r.get("peer")
+        rows.append((r["name"], f"{r['value']} {r['unit']}",
+                     f"{peer} {r['unit']} (Toolong 1.5.0)" if peer is not None else "-",
+                     f"{peer / r['value']:.0f}× better" if peer and r["value"] else "-",
+                     (r.get("target") or "-").replace("<=", "≤")))
     for st in stops:
         target = "≤ 1.5 s" if "cooperative" in st["name"] else f"≤ {st['grace_s'] + 1:g} s (grace + 1 s)"
         rows.append((f"{st['name']} (median of {st['n']})", f"{st['median_s']:.2f} s",

@@ -61,9 +61,13 @@ def cmd_logs(args: argparse.Namespace) -> int:
             return _fail(f"{path} does not exist (yet)")
         for line in chunk.lines:
             out.write(line + "\n")
+        if not args.follow:
+            for line in reader.flush():  # a last line without its newline
+                out.write(line + "\n")
         out.flush()
         while args.follow:
-            time.sleep(0.25)
+            if not chunk.more:
+                time.sleep(0.25)
             chunk = reader.poll()
             if chunk.reset:
                 out.write(f"--- {path} was truncated or replaced: from the top ---\n")
