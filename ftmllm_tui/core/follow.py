@@ -4,9 +4,13 @@ treatment: only paths are needed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .metrics import Metrics, Progress, TrainerLog, ema, load_results, load_trainer_state, parse_console
+from .plot import Chart, Line, render
 from .runs import Registry, RunRecord
 
 CONSOLE_IN_OUTPUT_DIR = ("running_log.txt",)  # what LLaMA-Factory writes itself (LlamaBoard mode)
@@ -93,13 +97,6 @@ def resolve(ref: str, registry: Registry | None) -> Followed:
 
 
 # -- following: one poll gives new log lines, progress and (when something changed) charts ----------
-
-import os  # noqa: E402
-import time  # noqa: E402
-from dataclasses import field  # noqa: E402
-
-from .metrics import Metrics, Progress, TrainerLog, ema, load_results, load_trainer_state, parse_console  # noqa: E402
-from .plot import Chart, Line, render  # noqa: E402
 
 
 @dataclass(frozen=True)

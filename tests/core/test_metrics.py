@@ -134,7 +134,9 @@ def test_half_line_truncation_and_replacement(tmp_path):
 records = st.lists(st.fixed_dictionaries(
     {"current_steps": st.integers(1, 40)},
     optional={"loss": st.floats(0, 10), "eval_loss": st.floats(0, 10), "lr": st.floats(0, 1),
-              "total_steps": st.just(40), "epoch": st.floats(0, 3)}), max_size=60)
+              "total_steps": st.just(40), "epoch": st.floats(0, 3),
+              # not one of LLaMA-Factory's own keys: polls holding it take the generic path
+              "grad_norm": st.floats(0, 5)}), max_size=60)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -163,6 +165,12 @@ def test_any_split_gives_the_same_series_as_reading_whole(tmp_path, recs, cuts):
             want[r["current_steps"]] = r["loss"]
     got = series(ref.metrics, "loss") or ([], [])
     assert dict(zip(got[0], got[1])) == {float(k): v for k, v in want.items()}
+    want_gn = {}
+    for r in recs:
+        if "grad_norm" in r:
+            want_gn[float(r["current_steps"])] = r["grad_norm"]
+    gn = series(ref.metrics, "grad_norm") or ([], [])
+    assert dict(zip(gn[0], gn[1])) == want_gn
     inc.unlink()
     whole.unlink()
 
