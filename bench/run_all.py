@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import json
 import platform
 import socket
@@ -38,8 +39,6 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    import os
-
     return f"{socket.gethostname()} ({os.cpu_count()} CPUs, {cpu})"
 
 
@@ -124,9 +123,11 @@ def main() -> None:
                      "1.0 s (real torchrun after SIGINT, recorded)" if "cooperative" in st["name"] else "-",
                      "-", target))
 
+    short = f"{socket.gethostname()} ({os.cpu_count()} CPUs)"
     lines = [f"machine: {machine()}, date: {today}, python {platform.python_version()}", "",
-             "| figure | ours | peer | ratio | target |", "|---|---|---|---|---|"]
-    lines += [f"| {' | '.join(r)} |" for r in rows]
+             "| figure | ours | peer | ratio | target | machine | date |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {' | '.join(r)} | {short} | {today} |" for r in rows]
     table = "\n".join(lines)
     (out / "table.md").write_text(table + "\n")
     print(table)
