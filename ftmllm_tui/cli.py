@@ -49,10 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seconds", type=float, default=30.0, help="how long to record (default 30)")
     r.add_argument("--interval", dest="rec_interval", type=float, default=1.0,
                    help="seconds between sweeps (default 1)")
-    from . import cli_follow, cli_runs
+    from . import cli_configs, cli_follow, cli_runs
 
     cli_runs.add_parsers(sub)
     cli_follow.add_parsers(sub)
+    cli_configs.add_parsers(sub)
     return p
 
 
@@ -70,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import cli_follow
 
         return getattr(cli_follow, f"cmd_{args.command}")(args)
+    if args.command in ("validate", "edit"):
+        from . import cli_configs
+
+        return getattr(cli_configs, f"cmd_{args.command}")(args)
     return cmd_tui(args)
 
 

@@ -55,6 +55,11 @@ class Settings:
     term_grace_s: float = 5.0  # after SIGTERM, before SIGKILL
     stall_minutes: float = 15.0  # a running train run whose trainer_log has not grown for this long
     stop_and_save_timeout_s: float = 120.0  # "stop and save" falls back to a normal stop after this
+    # [configs]
+    config_dirs: tuple[str, ...] = ("./configs",)  # where the Configs view looks for YAML (plus bundled examples)
+    llamafactory_version: str = "auto"  # schema to validate with: "auto" (ask the training env), "0.9.2", "0.9.5"
+    lf_python: str = ""  # Python of the training env for the deep check; "" = from runs.llamafactory_cli
+    keep_backups: int = 10  # previous versions kept per config file (in the state dir)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def free_rule(self):
@@ -74,6 +79,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "gpus": ("free_max_memory_mib", "free_max_util_pct", "process_util_interval"),
     "runs": ("tmux_socket", "llamafactory_cli", "env", "pass_env", "stop_grace_s", "term_grace_s",
              "stall_minutes", "stop_and_save_timeout_s"),
+    "configs": ("config_dirs", "llamafactory_version", "lf_python", "keep_backups"),
 }
 
 

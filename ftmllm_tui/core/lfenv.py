@@ -1,0 +1,144 @@
+"""The training environment seen from here: its Python, its LLaMA-Factory version, and the deep check
+(LLaMA-Factory's own parser run on a config there, in a subprocess with a timeout)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROBE = Path(__file__).with_name("lfprobe.py")
+
+# Messages whose cause is this machine (GPU, drivers, installed packages, network), not the file.
+_MACHINE = re.compile(
+    r"doesn't support bf16|does not support bf16|support `?pure_bf16|bf16/gpu|fp16|cuda|gpu|nccl|"
+    r"no module named|not installed|please install|pip install|importerror|requires? the|"
+    r"bitsandbytes|deepspeed|vllm|sglang|flash.?attn|liger|unsloth|ktransformers|"
+    r"connection|offline|couldn't connect|resolve|network|proxy|timed out",
+    re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class DeepResult:
+    ok: bool
+    message: str
+    error_type: str = ""
+    machine: bool = False          # the error depends on this machine, not on the file
+    version: str = ""
+    seconds: float = 0.0
+    detail: str = ""               # last lines of the probe's output
+
+
+def env_python(llamafactory_cli: str, environ: Mapping[str, str] | None = None,
+               setting: str = "") -> list[str] | None:
+    """The argv that runs Python in the training environment: the setting when given; for a prefix such as
+    `conda run -n ENV llamafactory-cli` the same prefix with `python`; for a program, its shebang's
+    interpreter (or the `python` beside it)."""
+    if setting:
+        return shlex.split(setting)
+    argv = shlex.split(llamafactory_cli) or ["llamafactory-cli"]
+    if len(argv) > 1:
+        return [*argv[:-1], "python"]
+    env = dict(environ or os.environ)
+    prog = shutil.which(argv[0], path=env.get("PATH"))
+    if prog is None:
+        return None
+    try:
+        with open(prog, "rb") as fh:
+            first = fh.readline(512).decode("utf-8", "replace").strip()
+    except OSError:
+        first = ""
+    if first.startswith("#!"):
+        interp = shlex.split(first[2:])
+        if interp and Path(interp[0]).name == "env" and len(interp) > 1:
+            found = shutil.which(interp[1], path=env.get("PATH"))
+            return [found] if found else None
+        if interp and "python" in Path(interp[0]).name:
+            return [interp[0]]
+    beside = Path(prog).resolve().parent / "python"
+    return [str(beside)] if beside.exists() else None
+
+
+def _run_probe(python: list[str], args: list[str], *, timeout: float, cwd: Path | None,
+               environ: Mapping[str, str] | None) -> tuple[dict | None, str]:
+    env = dict(environ or os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")       # a deep check must not download anything
+    env["PYTHONUNBUFFERED"] = "1"
+    try:
+        proc = subprocess.run([*python, str(PROBE), *args], check=False, capture_output=True, text=True,
+                              timeout=timeout, cwd=str(cwd) if cwd else None, env=env, errors="replace")
+    except subprocess.TimeoutExpired:
+        return None, f"the check did not finish in {timeout:.0f} s"
+    except OSError as exc:
+        return None, f"cannot run {shlex.join(python)}: {exc.strerror or exc}"
+    out = (proc.stdout or "") + (proc.stderr or "")
+    for line in reversed((proc.stdout or "").splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line), out
+            except ValueError:
+                break
+    return None, out
+
+
+def detect_version(python: list[str] | None, *, timeout: float = 20.0,
+                   environ: Mapping[str, str] | None = None) -> str | None:
+    if not python:
+        return None
+    data, _ = _run_probe(python, ["version"], timeout=timeout, cwd=None, environ=environ)
+    return (data or {}).get("version") or None
+
+
+def deep_check(text: str, command: str, python: list[str] | None, *, workdir: Path | None = None,
+               name: str = "config.yaml", timeout: float = 180.0,
+               environ: Mapping[str, str] | None = None) -> DeepResult:
+    """LLaMA-Factory's own parser (get_train_args / get_infer_args / get_eval_args) on the text as it is in
+    the editor (saved or not), run in the training environment from the run's working directory."""
+    if not python:
+        return DeepResult(False, "no training environment found: set runs.llamafactory_cli or configs.python",
+                          error_type="NoEnvironment", machine=True)
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ftmllm-deep-") as tmp:
+        cfg = Path(tmp) / (Path(name).stem + ".yaml")
+        cfg.write_text(text, encoding="utf-8", errors="surrogateescape")
+        data, out = _run_probe(python, ["check", command, str(cfg)], timeout=timeout, cwd=workdir,
+                               environ=environ)
+    tail = "\n".join(out.strip().splitlines()[-15:])
+    if data is None:
+        return DeepResult(False, out.strip().splitlines()[-1] if out.strip() else "the check printed nothing",
+                          error_type="ProbeFailed", machine=True, seconds=time.monotonic() - t0, detail=tail)
+    if data.get("ok"):
+        return DeepResult(True, "LLaMA-Factory's parser accepts it", version=data.get("version", ""),
+                          seconds=data.get("seconds", 0.0), detail=tail)
+    message = data.get("message", "")
+    etype = data.get("error_type", "")
+    machine = bool(_MACHINE.search(message)) or etype in ("ImportError", "ModuleNotFoundError", "OSError")
+    if "not used by the HfArgumentParser" in message:
+        machine = False
+    return DeepResult(False, message, error_type=etype, machine=machine, version=data.get("version", ""),
+                      seconds=data.get("seconds", 0.0), detail=tail)
+
+
+def choose_schema(setting: str, python: list[str] | None, *, environ: Mapping[str, str] | None = None,
+                  detect: bool = True):
+    """(schema, why): the setting when it names a version, else the version found in the training
+    environment, else the newest shipped schema."""
+    from ftmllm_tui.core.lfschema import load, pick_version
+
+    if setting and setting != "auto":
+        v = pick_version(None, setting)
+        return load(v), f"LLaMA-Factory {v} (configs.llamafactory_version)"
+    found = detect_version(python, environ=environ) if detect else None
+    v = pick_version(found)
+    if found:
+        same = "" if found == v else f", checked with the {v} schema"
+        return load(v), f"LLaMA-Factory {found} (training environment{same})"
+    return load(v), f"LLaMA-Factory {v} (no training environment found; newest schema)"
