@@ -26,6 +26,10 @@ def add_parsers(sub) -> None:
     la.add_argument("--allow-busy", action="store_true", help="start even on GPUs other users are on")
     la.add_argument("--no-stop-and-save", action="store_true",
                     help="do not set LLAMABOARD_ENABLED (no 'stop and save' for this run)")
+    la.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                    help="one-off change to the run's copy of the config, file untouched (repeat)")
+    la.add_argument("--no-validate", action="store_true",
+                    help="skip the offline check of the config against LLaMA-Factory's arguments")
     la.add_argument("--dry-run", action="store_true", help="show the command and the checks, start nothing")
 
     ru = sub.add_parser("runs", help="list runs (recorded and external)")
@@ -59,7 +63,7 @@ def _fail(msg: str, code: int = EXIT_ENV) -> int:
 def cmd_launch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .core.launch import LaunchError, LaunchRequest, prepare, start
+    from .core.launch import LF_COMMANDS, LaunchError, LaunchRequest, prepare, start
     from .core.tmux import TmuxError, tmux_missing
 
     if args.readonly:
@@ -71,6 +75,12 @@ def cmd_launch(args: argparse.Namespace) -> int:
             return _fail(f"--env {item!r}: write KEY=VALUE")
         k, v = item.split("=", 1)
         env.append((k, v))
+    overrides = []
+    for item in args.overrides:
+        if "=" not in item or item.startswith("="):
+            return _fail(f"--set {item!r}: write KEY=VALUE")
+        k, v = item.split("=", 1)
+        overrides.append((k.strip(), v))
     snapshot = None
     if args.gpus.strip().lower().startswith("auto") or args.gpus.strip()[:1].isdigit():
         from .core.nvml import NvmlUnavailable
@@ -85,10 +95,13 @@ def cmd_launch(args: argparse.Namespace) -> int:
             snapshot = None
     req = LaunchRequest(config=Path(args.config) if args.config else None, kind=args.kind,
                         gpus=args.gpus, name=args.name, env=tuple(env), cwd=Path.cwd(),
-                        allow_busy=args.allow_busy, stop_and_save=not args.no_stop_and_save)
+                        allow_busy=args.allow_busy, stop_and_save=not args.no_stop_and_save,
+                        overrides=tuple(overrides))
+    check = ctx.settings.check_on_launch and not args.no_validate and args.kind in LF_COMMANDS
+    schema = ctx.lf_schema()[0] if check else None
     prep = prepare(req, llamafactory_cli=ctx.llamafactory_cli, settings_env=ctx.settings.env,
                    pass_env=ctx.settings.pass_env, snapshot=snapshot,
-                   free_rule=ctx.settings.free_rule())
+                   free_rule=ctx.settings.free_rule(), schema=schema)
     print(f"command: {prep.command_line().replace('{config}', '<frozen copy of the config>')}")
     if prep.secret_env:
         print(f"passed from your environment (not written anywhere): {', '.join(prep.secret_env)}")

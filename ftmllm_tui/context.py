@@ -22,6 +22,21 @@ class RunContext:
     audit: Audit
     llamafactory_cli: str
     readonly: bool = False
+    _schema: tuple | None = None
+
+    def lf_python(self) -> list[str] | None:
+        from .core.lfenv import env_python
+
+        return env_python(self.llamafactory_cli, os.environ, self.settings.lf_python)
+
+    def lf_schema(self):
+        """(schema, why) for validating configs; the training env is asked once (a subprocess: call this
+        off the UI thread)."""
+        if self._schema is None:
+            from .core.lfenv import choose_schema
+
+            self._schema = choose_schema(self.settings.llamafactory_version, self.lf_python())
+        return self._schema
 
     @classmethod
     def create(cls, settings: Settings, *, tmux_socket: str | None = None,

@@ -60,6 +60,7 @@ class Settings:
     llamafactory_version: str = "auto"  # schema to validate with: "auto" (ask the training env), "0.9.2", "0.9.5"
     lf_python: str = ""  # Python of the training env for the deep check; "" = from runs.llamafactory_cli
     keep_backups: int = 10  # previous versions kept per config file (in the state dir)
+    check_on_launch: bool = True  # launching runs the offline config check; errors block (off for LLaMA-Factory forks)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def free_rule(self):
@@ -79,7 +80,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "gpus": ("free_max_memory_mib", "free_max_util_pct", "process_util_interval"),
     "runs": ("tmux_socket", "llamafactory_cli", "env", "pass_env", "stop_grace_s", "term_grace_s",
              "stall_minutes", "stop_and_save_timeout_s"),
-    "configs": ("config_dirs", "llamafactory_version", "lf_python", "keep_backups"),
+    "configs": ("config_dirs", "llamafactory_version", "lf_python", "keep_backups", "check_on_launch"),
 }
 
 

@@ -51,6 +51,7 @@ class LaunchRequest:
     cwd: Path | None = None
     allow_busy: bool = False  # start even on GPUs with other users' processes
     stop_and_save: bool = True  # train runs: LLAMABOARD_ENABLED so SIGABRT stops at the next step
+    overrides: tuple[tuple[str, str], ...] = ()  # one-off key=value changes to the frozen copy (file untouched)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
             settings_env: tuple[tuple[str, str], ...] = (), pass_env: tuple[str, ...] = (),
             snapshot: Snapshot | None = None, free_rule: FreeRule = FreeRule(),
             environ: dict[str, str] | None = None, me: str | None = None,
-            now: float | None = None) -> Prepared:
+            now: float | None = None, schema: Any = None) -> Prepared:
     environ = dict(os.environ if environ is None else environ)
     problems: list[Problem] = []
     kind = req.kind
@@ -169,6 +170,13 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
             problems.append(Problem("error", f"{cfg_path} is a directory", "give a .yaml file"))
         except (PermissionError, UnicodeDecodeError) as e:
             problems.append(Problem("error", f"cannot read {cfg_path}: {e}"))
+        if text is not None and req.overrides:
+            from .cfgfile import ConfigFileError, set_keys
+
+            try:
+                text = set_keys(text, dict(req.overrides))
+            except ConfigFileError as e:
+                problems.append(Problem("error", f"overrides: {e}", "write them as key=value"))
         if text is not None:
             import yaml
 
@@ -277,7 +285,9 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
     elif kind == "swanlab":
         pass  # _swanlab_argv said what is missing
     # pre-flight on the config itself
-    problems += check_config(kind, cfg, environ=environ, env=env)
+    problems += check_config(kind, cfg, environ=environ, env=env, checked=schema is not None)
+    if schema is not None and text is not None and cfg and kind in LF_COMMANDS:
+        problems += validated(text, kind, schema, cfg_path, req.cwd)
     return Prepared(request=replace(req, config=cfg_path), run_id=run_id, name=name,
                     argv=tuple(argv), env=tuple(sorted(env.items())), secret_env=secret_env,
                     gpus=gpus, config_text=text, config=cfg, output_dir=output_dir, port=port,
@@ -308,12 +318,28 @@ def _swanlab_argv(cli_base: list[str], cfg: dict[str, Any], port: int | None, en
     return [swan], argv
 
 
+LF_COMMANDS = ("train", "chat", "webchat", "api", "export", "eval")
+
+
+def validated(text: str, kind: str, schema: Any, path: Path | None, cwd: Path | None) -> list[Problem]:
+    """The offline validator's errors and warnings (lfvalidate) as launch problems."""
+    from .lfvalidate import validate
+
+    report = validate(text, schema=schema, path=path, command=kind, workdir=cwd)
+    out = []
+    for f in report.findings:
+        if f.severity in ("error", "warning"):
+            where = f"line {f.line}: " if f.line else ""
+            out.append(Problem(f.severity, f"{where}{f.message}", f.hint))
+    return out
+
+
 def check_config(kind: str, cfg: dict[str, Any], *, environ: dict[str, str],
-                 env: dict[str, str]) -> list[Problem]:
+                 env: dict[str, str], checked: bool = False) -> list[Problem]:
     out: list[Problem] = []
     if not cfg:
         return out
-    if kind in ("chat", "webchat", "api", "export"):
+    if kind in ("chat", "webchat", "api", "export") and not checked:
         train_keys = sorted(k for k in cfg if k in training_only_keys())
         if train_keys:
             out.append(Problem(

@@ -61,6 +61,10 @@ def tmux_env(tmp_path, monkeypatch):
                XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONPATH=str(ROOT))
     env.pop("TMUX", None)
     env.pop("SWANLAB_API_KEY", None)
+    # the stand-in takes keys LLaMA-Factory does not know (steps, sleep): no offline check on launch
+    settings = tmp_path / "config" / "ftmllm-tui" / "config.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("[configs]\ncheck_on_launch = false\n")
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("TMUX", raising=False)

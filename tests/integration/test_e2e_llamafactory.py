@@ -32,11 +32,12 @@ def _lf():
 
 
 @pytest.fixture
-def lf_env(tmux_env):
+def lf_env(tmux_env, tmp_path):
     if not LF.exists():
         pytest.fail("the LLaMA-Factory test environment is missing: run `sh scripts/lf_env.sh` "
                     "(make test does it)")
-    return dict(tmux_env, FTMLLM_LLAMAFACTORY_CLI=str(LF))
+    # the real LLaMA-Factory: launches run the offline config check (default settings)
+    return dict(tmux_env, FTMLLM_LLAMAFACTORY_CLI=str(LF), XDG_CONFIG_HOME=str(tmp_path / "config-real"))
 
 
 def build(tmp_path: Path, *extra: str) -> Path:

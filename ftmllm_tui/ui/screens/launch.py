@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ...core import fmt
-from ...core.launch import LaunchError, LaunchRequest, Prepared, prepare, start
+from ...core.launch import LF_COMMANDS, LaunchError, LaunchRequest, Prepared, prepare, start
 from ...core.runs import ALL_KINDS, RunRecord
 from ...core.tmux import TmuxError
 from ..palette import PALETTE
@@ -63,9 +63,9 @@ class LaunchScreen(ModalScreen[RunRecord | None]):
     """
 
     def __init__(self, *, config: str = "", kind: str = "train", gpus: str = "auto", name: str = "",
-                 env: str = ""):
+                 env: str = "", overrides: str = ""):
         super().__init__()
-        self.initial = dict(config=config, kind=kind, gpus=gpus, name=name, env=env)
+        self.initial = dict(config=config, kind=kind, gpus=gpus, name=name, env=env, overrides=overrides)
         self.prepared: Prepared | None = None
         self._debounce: Timer | None = None
 
@@ -96,6 +96,10 @@ class LaunchScreen(ModalScreen[RunRecord | None]):
                 yield Label("Env")
                 yield Input(i["env"], placeholder="KEY=VALUE KEY2=VALUE2 (added to the run's environment)",
                             id="env", compact=True)
+            with Horizontal(classes="row"):
+                yield Label("Set")
+                yield Input(i["overrides"], placeholder="learning_rate=2.0e-5 output_dir=saves/try2 (this run "
+                            "only; the file is not changed)", id="overrides", compact=True)
             yield Static(gpu_table(self.app), id="gputable")
             yield Static("", id="preview")
             with Horizontal(id="buttons"):
@@ -125,11 +129,17 @@ class LaunchScreen(ModalScreen[RunRecord | None]):
                 return f"Env: {item!r} is not KEY=VALUE"
             k, v = item.split("=", 1)
             env.append((k, v))
+        overrides = []
+        for item in self.query_one("#overrides", Input).value.split():
+            if "=" not in item or item.startswith("="):
+                return f"Set: {item!r} is not KEY=VALUE"
+            k, v = item.split("=", 1)
+            overrides.append((k, v))
         kind = self.query_one("#kind", Select).value
         return LaunchRequest(config=Path(cfg) if cfg else None, kind=str(kind),
                              gpus=self.query_one("#gpus-in", Input).value or "auto",
                              name=self.query_one("#name", Input).value.strip() or None, env=tuple(env),
-                             cwd=Path.cwd())
+                             cwd=Path.cwd(), overrides=tuple(overrides))
 
     def _check(self) -> None:
         req = self._request()
@@ -144,9 +154,10 @@ class LaunchScreen(ModalScreen[RunRecord | None]):
         snap = self.app.snapshot
         if snap is not None and snap.is_replay:
             snap = None  # a recording's GPUs are not this machine's
+        check = ctx.settings.check_on_launch and req.kind in LF_COMMANDS
         prep = prepare(req, llamafactory_cli=ctx.llamafactory_cli, settings_env=ctx.settings.env,
                        pass_env=ctx.settings.pass_env, snapshot=snap,
-                       free_rule=ctx.settings.free_rule())
+                       free_rule=ctx.settings.free_rule(), schema=ctx.lf_schema()[0] if check else None)
         self.app.call_from_thread(self._prepared, prep)
 
     def _show_problem(self, msg: str) -> None:
