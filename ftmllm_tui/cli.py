@@ -189,7 +189,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
         ctx = RunContext.create(settings, tmux_socket=args.tmux_socket,
                                 llamafactory_cli=args.llamafactory_cli, readonly=args.readonly)
         app = FtmApp(opened.sampler, settings=settings, banner=banner, readonly=args.readonly,
-                     first=first, ctx=ctx, open_ref=args.open)
+                     first=first, ctx=ctx, open_ref=args.open,
+                     edit_path=getattr(args, "edit", None))
         app.run()
     except BaseException:
         if drew:

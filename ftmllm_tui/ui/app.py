@@ -54,12 +54,12 @@ class FtmApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="Quit"),
         Binding("question_mark", "help", "Help", tooltip="This help"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "ctrl_c", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
                  readonly: bool = False, autostart: bool = True, first: Snapshot | None = None,
-                 ctx: RunContext | None = None, open_ref: str | None = None):
+                 ctx: RunContext | None = None, open_ref: str | None = None, edit_path: str | None = None):
         super().__init__(driver_class=_driver_class())
         self.sampler = sampler
         self.settings = (settings or Settings()).clamp()
@@ -77,6 +77,7 @@ class FtmApp(App):
         self._failures = 0
         self._first = first  # a sample taken before the UI started (shown at once)
         self._open_ref = open_ref  # --open: start in the detail view of this run or path
+        self._edit_path = edit_path  # `edit PATH`: start in the config editor
 
     @property
     def sampler_label(self) -> str:
@@ -89,6 +90,8 @@ class FtmApp(App):
             self.notify(w, severity="warning", timeout=10)
         if self._open_ref:
             self.call_after_refresh(self.open_follow, self._open_ref)
+        if self._edit_path:
+            self.call_after_refresh(self.open_editor, self._edit_path)
         if self._first is not None:
             first, self._first = self._first, None
             self.call_after_refresh(self.ingest, first)
@@ -204,6 +207,66 @@ class FtmApp(App):
         self.push_screen(PromptScreen("Compare runs or output dirs (separated by spaces)",
                                       "base_output_dir finetuned_output_dir …"), go)
 
+    def open_configs(self) -> None:
+        from .screens.configs import ConfigsScreen
+
+        if not isinstance(self.screen, ConfigsScreen):
+            self.push_screen(ConfigsScreen())
+
+    def open_editor(self, path, *, example: bool = False) -> None:
+        """The config editor on PATH; a bundled example opens as a new copy in the first config folder."""
+        from pathlib import Path
+
+        from .screens.editor import EditorScreen
+
+        path = Path(path)
+        if example:
+            folder = Path(self.ctx.settings.config_dirs[0] if self.ctx.settings.config_dirs else ".").expanduser()
+            target = (folder / path.name).absolute()
+            if target.resolve() != path.resolve():
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except OSError as e:
+                    self.notify(f"cannot read {path}: {e.strerror}", severity="error")
+                    return
+                self.push_screen(EditorScreen(target, text=text, note=f"A copy of the bundled example "
+                                              f"{path.name}: saving writes {target}"))
+                return
+        self.push_screen(EditorScreen(path))
+
+    def unsaved_editors(self) -> list:
+        from .screens.editor import EditorScreen
+
+        return [s for s in self.screen_stack if isinstance(s, EditorScreen) and s.modified]
+
+    async def action_quit(self) -> None:
+        dirty = self.unsaved_editors()
+        if not dirty:
+            self.exit()
+            return
+        from .screens.confirm import ConfirmScreen
+
+        names = ", ".join(s.path.name for s in dirty)
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(f"Unsaved edits in {names}", "Quit and drop them?", yes="Quit"), answer)
+
+    async def action_ctrl_c(self) -> None:
+        """ctrl+c copies in a text field with a selection (the editor), and quits everywhere else."""
+        from textual.widgets import Input, TextArea
+
+        w = self.focused
+        if isinstance(w, TextArea) and w.selected_text:
+            w.action_copy()
+            return
+        if isinstance(w, Input) and w.selected_text:
+            w.action_copy()
+            return
+        await self.action_quit()
+
     def launched(self, rec) -> None:
         if rec is None:
             return
@@ -263,6 +326,7 @@ class FtmApp(App):
                             self.open_follow)
         yield SystemCommand("Compare runs…", "Overlay loss curves and result metrics with deltas",
                             self.open_compare)
+        yield SystemCommand("Configs", "LLaMA-Factory YAML files: validate, edit, launch (c)", self.open_configs)
         if not self.ctx.readonly:
             yield SystemCommand("Launch a run", "llamafactory-cli train|chat|… in tmux (n)",
                                 self.open_launch)

@@ -47,12 +47,12 @@ class HelpScreen(ModalScreen):
                 continue
             seen.add(b.action)
             table.add_row(key_label(b), b.tooltip or b.description or b.action)
-        for k, d in EXTRA:
+        for k, d in getattr(self.under, "HELP_EXTRA", EXTRA):
             table.add_row(k, d)
         with VerticalScroll() as v:
             v.border_title = "Keys"
             v.border_subtitle = "Esc closes"
-            yield Static(Text("GPUs & processes", style="bold underline"))
+            yield Static(Text(getattr(self.under, "HELP_TITLE", "GPUs & processes"), style="bold underline"))
             yield Static(table)
 
     def action_dismiss(self) -> None:

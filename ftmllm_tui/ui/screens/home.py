@@ -57,6 +57,7 @@ class HomeScreen(Screen):
         Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the filter"),
         Binding("r", "runs", "Runs", tooltip="Runs: launched jobs, their state and progress"),
         Binding("n", "launch", "Launch", tooltip="Launch a LLaMA-Factory run in tmux"),
+        Binding("c", "configs", "Configs", tooltip="LLaMA-Factory configs: validate, edit, launch"),
         Binding("k", "kill", "Signal", tooltip="Signal the process under the cursor, or the marked ones"),
         Binding("space", "mark", "Mark", show=False, tooltip="Mark / unmark a process for k"),
     ]
@@ -225,6 +226,9 @@ class HomeScreen(Screen):
 
     def action_runs(self) -> None:
         self.app.open_runs()
+
+    def action_configs(self) -> None:
+        self.app.open_configs()
 
     def action_launch(self) -> None:
         self.app.open_launch()

@@ -1,0 +1,278 @@
+"""Configs view: the YAML files under the configured folders, recent ones first, the bundled examples,
+each with its validation state; Enter edits, e opens $EDITOR, l launches, n starts a new file."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+
+from ...core import recent
+from ...core.lfvalidate import guess_command, validate
+from ..palette import PALETTE
+from ..widgets.cell import Cell
+
+SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "wandb", "swanlog", "saves", "output"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: Path
+    source: str          # "recent" | "dir" | "example"
+    mtime: float
+
+
+def bundled_examples() -> Path | None:
+    try:
+        p = Path(str(resources.files("ftmllm_tui") / "configs"))
+    except (TypeError, ModuleNotFoundError):
+        return None
+    return p if p.is_dir() else None
+
+
+def _yaml_files(folder: Path, depth: int = 2) -> list[Path]:
+    out: list[Path] = []
+    try:
+        for entry in os.scandir(folder):
+            if entry.name.startswith(".") or entry.name in SKIP_DIRS:
+                continue
+            if entry.is_dir(follow_symlinks=False) and depth > 0:
+                out += _yaml_files(Path(entry.path), depth - 1)
+            elif entry.name.endswith((".yaml", ".yml")) and entry.is_file():
+                out.append(Path(entry.path))
+    except OSError:
+        pass
+    return out
+
+
+def scan(dirs: list[Path], store: Path, examples: Path | None) -> tuple[list[Entry], list[str]]:
+    seen: set[Path] = set()
+    out: list[Entry] = []
+    notes: list[str] = []
+
+    def add(p: Path, source: str) -> None:
+        try:
+            real = p.resolve()
+            st = real.stat()
+        except OSError:
+            return
+        if real in seen:
+            return
+        seen.add(real)
+        out.append(Entry(p, source, st.st_mtime))
+
+    for p in recent.load(store):
+        add(p, "recent")
+    for d in dirs:
+        if not d.is_dir():
+            notes.append(f"{d} does not exist")
+            continue
+        for p in sorted(_yaml_files(d)):
+            add(p, "dir")
+    if examples is not None:
+        for p in sorted(_yaml_files(examples)):
+            add(p, "example")
+    return out, notes
+
+
+class ConfigsScreen(Screen):
+    HELP_TITLE = "Configs"
+    HELP_EXTRA = [("type in the filter", "matches the file name and folder")]
+    BINDINGS = [
+        Binding("enter", "edit", "Edit", tooltip="Open in the config editor"),
+        Binding("e", "external", "$EDITOR", tooltip="Open in $EDITOR (the TUI is suspended)"),
+        Binding("l", "launch", "Launch", tooltip="Launch this config"),
+        Binding("n", "new", "New", tooltip="A new config file"),
+        Binding("slash", "filter", "Filter", tooltip="Filter by name or folder"),
+        Binding("f5", "rescan", "Rescan", show=False, tooltip="Look for files again"),
+        Binding("escape,g", "back", "GPUs", tooltip="Back (Esc clears the filter first)"),
+    ]
+    DEFAULT_CSS = """
+    ConfigsScreen #ctitle { height: 1; }
+    ConfigsScreen DataTable { height: 1fr; }
+    ConfigsScreen #cfilter { display: none; }
+    ConfigsScreen #cfilter.open { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[Entry] = []
+        self.checks: dict[Path, Text] = {}
+        self.commands: dict[Path, str] = {}
+        self.shown: list[Entry] = []
+
+    def compose(self) -> ComposeResult:
+        yield Cell(id="ctitle")
+        yield Input(placeholder="filter (Enter keeps it, Esc clears)", id="cfilter", compact=True)
+        t = DataTable(id="ctable", cursor_type="row", zebra_stripes=False)
+        t.add_columns("", "FILE", "AS", "CHECK", "MODIFIED", "FOLDER")
+        yield t
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        self.action_rescan()
+
+    def _dirs(self) -> list[Path]:
+        return [Path(os.path.expandvars(d)).expanduser().absolute() for d in self.app.ctx.settings.config_dirs]
+
+    def _store(self) -> Path:
+        from ...settings import state_dir
+
+        return state_dir() / "recent_configs.json"
+
+    def action_rescan(self) -> None:
+        self._scan(self._dirs(), self._store())
+
+    @work(thread=True, exclusive=True, group="scan")
+    def _scan(self, dirs: list[Path], store: Path) -> None:
+        entries, notes = scan(dirs, store, bundled_examples())
+        self.app.call_from_thread(self._scanned, entries, notes)
+        schema, _why = self.app.ctx.lf_schema()
+        for e in entries:
+            try:
+                text = e.path.read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                cell = Text(f"unreadable: {exc.strerror}", style=PALETTE.danger)
+                self.app.call_from_thread(self._checked, e.path, cell, None)
+                continue
+            r = validate(text, schema=schema, path=e.path, workdir=Path.cwd())
+            if r.errors:
+                cell = Text(f"✗ {len(r.errors)}" + (f" ! {len(r.warnings)}" if r.warnings else ""),
+                            style=PALETTE.danger)
+            elif r.warnings:
+                cell = Text(f"! {len(r.warnings)}", style=PALETTE.warning)
+            else:
+                cell = Text("✓", style=PALETTE.ok)
+            self.app.call_from_thread(self._checked, e.path, cell, r.command)
+
+    def _scanned(self, entries: list[Entry], notes: list[str]) -> None:
+        self.entries = entries
+        title = Text(" Configs", style="bold")
+        title.append(f"  {len(entries)} files · folders: {', '.join(str(d) for d in self._dirs())}",
+                     style=PALETTE.muted)
+        if notes:
+            title.append("  · " + "; ".join(notes), style=PALETTE.warning)
+        self.query_one("#ctitle", Cell).show(title)
+        self._refill()
+
+    def _checked(self, path: Path, cell: Text, command: str | None) -> None:
+        self.checks[path] = cell
+        if command:
+            self.commands[path] = command
+        t = self.query_one(DataTable)
+        key = str(path)
+        if key in t.rows:
+            t.update_cell(key, t.ordered_columns[3].key, cell)
+            if command:
+                t.update_cell(key, t.ordered_columns[2].key, command)
+
+    def _refill(self) -> None:
+        t = self.query_one(DataTable)
+        words = self.query_one("#cfilter", Input).value.lower().split()
+        keep = t.cursor_row
+        t.clear()
+        self.shown = [e for e in self.entries if all(w in str(e.path).lower() for w in words)]
+        for e in self.shown:
+            mark = {"recent": Text("★", style=PALETTE.accent), "example": Text("ex", style=PALETTE.muted)}.get(
+                e.source, Text(""))
+            cmd = self.commands.get(e.path) or guess_command({}, e.path)
+            check = self.checks.get(e.path, Text("…", style=PALETTE.muted))
+            t.add_row(mark, Text(e.path.name, style="bold"), cmd, check,
+                      time.strftime("%Y-%m-%d %H:%M", time.localtime(e.mtime)), str(e.path.parent), key=str(e.path))
+        if self.shown:
+            t.move_cursor(row=min(keep, len(self.shown) - 1))
+
+    def selected(self) -> Entry | None:
+        t = self.query_one(DataTable)
+        if not self.shown or t.cursor_row < 0 or t.cursor_row >= len(self.shown):
+            return None
+        return self.shown[t.cursor_row]
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, _event) -> None:
+        self.action_edit()
+
+    def action_edit(self) -> None:
+        e = self.selected()
+        if e is not None:
+            self.app.open_editor(e.path, example=e.source == "example")
+
+    def action_external(self) -> None:
+        import shlex
+        import subprocess
+
+        e = self.selected()
+        if e is None:
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        try:
+            with self.app.suspend():
+                subprocess.call([*shlex.split(editor), str(e.path)])
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"cannot run {editor}: {exc}", severity="error", timeout=8)
+        self.action_rescan()
+
+    def action_launch(self) -> None:
+        e = self.selected()
+        if e is None:
+            return
+        if self.app.ctx.readonly:
+            self.notify("Read-only mode: launching is disabled", severity="warning")
+            return
+        from .launch import LaunchScreen
+
+        cmd = self.commands.get(e.path) or "train"
+        self.app.push_screen(LaunchScreen(config=str(e.path), kind=cmd if cmd != "eval" else "train"),
+                             self.app.launched)
+
+    def action_new(self) -> None:
+        from .confirm import PromptScreen
+
+        first = self._dirs()[0] if self._dirs() else Path.cwd()
+
+        def go(value: str | None) -> None:
+            if value:
+                p = Path(value).expanduser()
+                if not p.is_absolute():
+                    p = Path.cwd() / p
+                if p.suffix not in (".yaml", ".yml"):
+                    p = p.with_suffix(".yaml")
+                self.app.open_editor(p)
+
+        self.app.push_screen(PromptScreen("New config file", "path/to/new.yaml",
+                                          value=str(first / "new.yaml")), go)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#cfilter", Input)
+        box.add_class("open")
+        box.focus()
+
+    @on(Input.Changed, "#cfilter")
+    def _filter(self, _event) -> None:
+        self._refill()
+
+    @on(Input.Submitted, "#cfilter")
+    def _filter_done(self, _event) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#cfilter", Input)
+        if box.has_class("open"):
+            box.value = ""
+            box.remove_class("open")
+            self.query_one(DataTable).focus()
+            return
+        self.dismiss()
+
+    def on_screen_resume(self) -> None:
+        self.action_rescan()
