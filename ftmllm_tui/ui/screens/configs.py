@@ -156,6 +156,8 @@ class ConfigsScreen(Screen):
             self.app.call_from_thread(self._checked, e.path, cell, r.command)
 
     def _scanned(self, entries: list[Entry], notes: list[str]) -> None:
+        if not self.is_attached or not self.query(DataTable):
+            return
         self.entries = entries
         title = Text(" Configs", style="bold")
         title.append(f"  {len(entries)} files · folders: {', '.join(str(d) for d in self._dirs())}",
@@ -166,6 +168,8 @@ class ConfigsScreen(Screen):
         self._refill()
 
     def _checked(self, path: Path, cell: Text, command: str | None) -> None:
+        if not self.is_attached or not self.query(DataTable):
+            return
         self.checks[path] = cell
         if command:
             self.commands[path] = command

@@ -142,6 +142,8 @@ class EditorScreen(Screen):
         self.app.call_from_thread(self._schema_ready, schema, why)
 
     def _schema_ready(self, schema: Schema, why: str) -> None:
+        if not self._alive:
+            return
         self.schema, self.schema_why = schema, why
         self._header()
         self._schedule(0.0)
@@ -156,6 +158,11 @@ class EditorScreen(Screen):
             pass
 
     # -- state -------------------------------------------------------------------------------------
+    @property
+    def _alive(self) -> bool:
+        """False once the screen is being taken down (a worker's answer can arrive after that)."""
+        return self.is_attached and self.is_mounted and bool(self.query("#edhead"))
+
     @property
     def text(self) -> str:
         return self.query_one(YamlEditor).text
@@ -216,6 +223,8 @@ class EditorScreen(Screen):
         self.app.call_from_thread(self._validated, text, report)
 
     def _validated(self, text: str, report: Report) -> None:
+        if not self._alive:
+            return
         if text != self.text:
             return  # stale: another run is coming
         self.report = report
@@ -352,6 +361,8 @@ class EditorScreen(Screen):
             self.app.call_from_thread(self._disk_changed)
 
     def _disk_changed(self) -> None:
+        if not self._alive:
+            return
         if self.loaded is None or self.loaded.stamp is None and not self.path.exists():
             return
         if not self.modified:
@@ -444,6 +455,8 @@ class EditorScreen(Screen):
         self.app.call_from_thread(self._saved, text, saved, then)
 
     def _saved(self, text: str, saved: cfgfile.Saved, then) -> None:
+        if not self._alive:
+            return
         self.loaded = cfgfile.Loaded(self.path, text, saved.stamp)
         self.disk_text = text
         self._warned_disk = False
@@ -454,6 +467,8 @@ class EditorScreen(Screen):
             then()
 
     def _conflict(self, text: str, exc: cfgfile.Conflict, then) -> None:
+        if not self._alive:
+            return
         from .diffview import ConflictScreen
 
         diff = cfgfile.diff(exc.disk_text or "", text, self.path.name)
@@ -664,6 +679,8 @@ class EditorScreen(Screen):
         self.app.call_from_thread(self._deep_done, res)
 
     def _deep_done(self, res) -> None:
+        if not self._alive:
+            return
         if res.ok:
             self.notify(f"Deep check: LLaMA-Factory {res.version} accepts it ({res.seconds:.1f} s)", timeout=8)
         elif res.machine:

@@ -33,7 +33,7 @@ class PickScreen(ModalScreen[Choice | None]):
 
     def __init__(self, title: str, load: Callable[[], Found], *, query: str = "", hint: str = ""):
         super().__init__()
-        self.title_text, self.load, self.query, self.hint = title, load, query, hint
+        self.title_text, self.load, self.initial_query, self.hint = title, load, query, hint
         self.found: Found | None = None
         self.shown: list[Choice] = []
 
@@ -41,7 +41,7 @@ class PickScreen(ModalScreen[Choice | None]):
         with Vertical() as v:
             v.border_title = self.title_text
             v.border_subtitle = "type to filter · Enter picks · Esc cancels"
-            yield Input(self.query, placeholder="filter", id="filter", compact=True)
+            yield Input(self.initial_query, placeholder="filter", id="filter", compact=True)
             yield OptionList(id="options")
             yield Static("loading…", id="status")
 
@@ -69,8 +69,11 @@ class PickScreen(ModalScreen[Choice | None]):
         if self.found is None:
             return
         words = self.query_one("#filter", Input).value.lower().split()
-        self.shown = [c for c in self.found.choices
-                      if all(w in f"{c.label} {c.detail} {c.value}".lower() for w in words)]
+        shown = [c for c in self.found.choices if all(w in f"{c.label} {c.detail} {c.value}".lower() for w in words)]
+        if words:  # names that start with what was typed first, then names that contain it, then the rest
+            first = words[0]
+            shown.sort(key=lambda c: (not c.label.lower().startswith(first), first not in c.label.lower()))
+        self.shown = shown
         ol = self.query_one("#options", OptionList)
         ol.clear_options()
         width = max((len(c.label) for c in self.shown[:500]), default=10)
