@@ -28,7 +28,6 @@ def add_parsers(sub) -> None:
 def _schema(args, settings, environ):
     from .core.lfenv import choose_schema, env_python
     from .core.lfschema import available_versions
-    from .settings import load_settings  # noqa: F401 - settings passed in
 
     if args.lf_version and args.lf_version not in available_versions():
         print(f"ftmllm-tui: no schema for LLaMA-Factory {args.lf_version}; shipped: "
@@ -60,15 +59,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.deep:
         from .core.lfenv import deep_check
 
-        if not report.syntax_ok:
-            deep = None
-        else:
+        if report.syntax_ok:
             deep = deep_check(loaded.text, report.command, python, workdir=workdir, name=path.name)
     if args.json:
         out = {"file": str(path), "command": report.command, "schema": schema.version, "schema_source": why,
                "ok": report.ok and (deep is None or deep.ok or deep.machine),
                "findings": [{"severity": f.severity, "line": f.line, "column": f.col, "key": f.key,
                              "rule": f.code, "message": f.message, "hint": f.hint} for f in report.findings]}
+        if args.deep and deep is None:
+            out["deep"] = None                  # not run: the YAML does not parse
         if deep is not None:
             out["deep"] = {"ok": deep.ok, "machine": deep.machine, "error_type": deep.error_type,
                            "message": deep.message, "version": deep.version, "seconds": round(deep.seconds, 2)}
@@ -76,6 +75,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         _print_text(path, report, deep, why)
+        if args.deep and deep is None:
+            print("deep check not run: fix the YAML syntax first")
     bad = bool(report.errors) or (deep is not None and not deep.ok and not deep.machine)
     return EXIT_BAD if bad else EXIT_OK
 

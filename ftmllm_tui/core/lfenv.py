@@ -17,13 +17,23 @@ from pathlib import Path
 
 PROBE = Path(__file__).with_name("lfprobe.py")
 
-# Messages whose cause is this machine (GPU, drivers, installed packages, network), not the file.
+# Messages whose cause is this machine (GPU, drivers, installed packages, network) or the way the probe is
+# started (one process, not torchrun), not the file.
 _MACHINE = re.compile(
-    r"doesn't support bf16|does not support bf16|support `?pure_bf16|bf16/gpu|fp16|cuda|gpu|nccl|"
-    r"no module named|not installed|please install|pip install|importerror|requires? the|"
-    r"bitsandbytes|deepspeed|vllm|sglang|flash.?attn|liger|unsloth|ktransformers|"
-    r"connection|offline|couldn't connect|resolve|network|proxy|timed out",
+    r"doesn't support bf16|does not support bf16|this device does not support|your setup|requires a gpu|"
+    r"no module named|not installed|please install|pip install|distribution was not found|"
+    r"launch distributed training|force_torchrun",
     re.IGNORECASE)
+# Messages about the file itself, even when they name a GPU feature ("At most one of fp16 and bf16 can be
+# True", "`predict_with_generate` is incompatible with DeepSpeed ZeRO-3").
+_FILE = re.compile(
+    r"at most one of|incompatible with|cannot be set as true|only (valid|compatible|available) for|"
+    r"please (specify|enable|make sure)|cannot (use|specify)|not used by the hfargumentparser|"
+    r"is not a valid|does not exist|not applicable|only accepts|do(es)? not support `",
+    re.IGNORECASE)
+# Otherwise: words that point at the machine.
+_MACHINE_WORDS = re.compile(r"cuda|nccl|gpu|connection|offline|couldn't connect|network|proxy|timed out",
+                            re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +130,16 @@ def deep_check(text: str, command: str, python: list[str] | None, *, workdir: Pa
                           seconds=data.get("seconds", 0.0), detail=tail)
     message = data.get("message", "")
     etype = data.get("error_type", "")
-    machine = bool(_MACHINE.search(message)) or etype in ("ImportError", "ModuleNotFoundError", "OSError")
-    if "not used by the HfArgumentParser" in message:
-        machine = False
+    machine = is_machine(message, etype)
     return DeepResult(False, message, error_type=etype, machine=machine, version=data.get("version", ""),
                       seconds=data.get("seconds", 0.0), detail=tail)
+
+
+def is_machine(message: str, error_type: str = "") -> bool:
+    """Whether a deep-check error comes from this machine (or from how the check is run), not the file."""
+    if error_type in ("ImportError", "ModuleNotFoundError", "PackageNotFoundError") or _MACHINE.search(message):
+        return True
+    return not _FILE.search(message) and bool(_MACHINE_WORDS.search(message))
 
 
 def choose_schema(setting: str, python: list[str] | None, *, environ: Mapping[str, str] | None = None,

@@ -8,6 +8,7 @@ Standalone on purpose (it runs where ftmllm_tui is not installed). Prints one JS
 """
 
 import json
+import os
 import sys
 import time
 
@@ -26,6 +27,12 @@ def main() -> int:
         print(json.dumps({"ok": True, "version": _version()}))
         return 0
     command, config = sys.argv[2], sys.argv[3]
+    # One process sees one GPU, as each torchrun worker of a real run does: with several visible, transformers
+    # would count them all (n_gpu > 1, DataParallel) and LLaMA-Factory stop with "Please launch distributed
+    # training with `llamafactory-cli` or `torchrun`", on every multi-GPU server.
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None or "," in visible:
+        os.environ["CUDA_VISIBLE_DEVICES"] = (visible or "0").split(",")[0].strip()
     t0 = time.monotonic()
     out = {"ok": False, "version": _version(), "error_type": "", "message": ""}
     try:

@@ -111,6 +111,11 @@ def _model(values, nodes, path, workdir) -> list[Finding]:
     if looks_path:
         return [_finding("error", node, f"model folder {value} does not exist", pick, "model_name_or_path",
                          "model-path")]
+    top = value.split("/", 1)[0]
+    local = [b / top for b in bases(path, workdir) if (b / top).is_dir()]
+    if _HUB_ID.match(value) and local:      # org/name, but org/ is a folder here: meant as a local path
+        return [_finding("error", node, f"model folder {value} does not exist ({local[0]} does; a hub id "
+                         f"{value} would be downloaded instead)", pick, "model_name_or_path", "model-path")]
     if not _HUB_ID.match(value):
         return [_finding("error", node, f"model_name_or_path {value} is neither an existing folder nor a hub id "
                          "(org/name)", pick, "model_name_or_path", "model-path")]
@@ -149,8 +154,8 @@ def _datasets(values, nodes, path, workdir, command) -> list[Finding]:
     if not keys:
         return []
     folder, raw = _dataset_dir(values, path, workdir)
-    if raw == "ONLINE":
-        return []
+    if raw == "ONLINE" or raw.startswith("REMOTE:") or not isinstance(values.get("dataset_dir", ""), str):
+        return []                   # names from the hub; dataset_info.json in a hub repo; a type error
     where = nodes["dataset_dir"][1] if "dataset_dir" in nodes else nodes[keys[0]][1]
     if folder is None:
         return [_finding("warning", where, f"dataset_dir {raw} not found (from {bases(path, workdir)[0]} or next to "
@@ -217,7 +222,8 @@ def _deepspeed(values, nodes, path, workdir) -> list[Finding]:
         return [_finding("error", node, f"cannot read {found}: {exc}", key="deepspeed", code="deepspeed-json")]
     except json.JSONDecodeError as exc:
         return [_finding("error", node, f"{found} is not valid JSON: line {exc.lineno} column {exc.colno}: "
-                         f"{exc.msg}", key="deepspeed", code="deepspeed-json")]
+                         f"{exc.msg}", "fix the file (JSON allows no trailing commas or comments), or pick "
+                         "another (F2)", key="deepspeed", code="deepspeed-json")]
     out = []
     if nearby:
         out.append(_finding("info", node, _nearby_note("deepspeed", found), key="deepspeed", code="relative"))
@@ -249,9 +255,11 @@ def _output_dir(values, nodes, path, workdir, command) -> list[Finding]:
         if not p.is_absolute():
             p = (workdir or Path.cwd()) / p
         if p.exists() and not p.is_dir():
-            out.append(_finding("error", node, f"{key} {value} is a file", key=key, code="output-dir"))
+            out.append(_finding("error", node, f"{key} {value} is a file, not a folder",
+                                "name a folder (it is created if missing)", key=key, code="output-dir"))
         elif _writable_parent(p) is None:
-            out.append(_finding("error", node, f"{key} {value} is not writable by you", key=key, code="output-dir"))
+            out.append(_finding("error", node, f"{key} {value} is not writable by you",
+                                "pick a folder under your home or a scratch disk", key=key, code="output-dir"))
     return out
 
 

@@ -49,10 +49,15 @@ class Arg:
     type_text: str
 
     def type_words(self) -> str:
-        kinds = [k for k in ("bool", "int", "float", "str", "list", "dict") if k in self.accepts]
+        """What the key takes, in words: "a whole number", "a number or null", "true or false", ..."""
+        words = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "text",
+                 "list": "a list", "dict": "a mapping"}
+        kinds = [k for k in words if k in self.accepts]
+        if "float" in kinds and "int" in kinds:
+            kinds.remove("int")                     # a float field takes 2 as well as 2.0
         if "any" in self.accepts:
-            kinds = ["any value"]
-        text = " or ".join(kinds) or self.type_text
+            return "any value"
+        text = " or ".join(words[k] for k in kinds) or self.type_text
         return text + (" or null" if "null" in self.accepts else "")
 
 

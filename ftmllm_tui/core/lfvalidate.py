@@ -132,11 +132,11 @@ def _type_ok(arg: Arg, value: Any) -> bool:
 def _check_value(c: _Collector, arg: Arg, key: str, value: Any, node: yaml.Node, schema: Schema) -> None:
     raw = node.value if isinstance(node, yaml.ScalarNode) else None
     if isinstance(value, float) and "float" not in arg.accepts and "int" in arg.accepts:
-        if value.is_integer():
-            c.add("warning", node, f"{key} takes an integer; {raw} is a float", f"write {int(value)}",
-                  key=key, code="type")
-        else:
-            c.add("error", node, f"{key} takes an integer, not {raw}", key=key, code="type")
+        # HfArgumentParser.parse_dict does not convert: the float reaches the trainer as it is
+        # (per_device_train_batch_size: 2.0 -> "batch_size should be a positive integer value").
+        fix = f"write {int(value)}" if value.is_integer() else "write a whole number"
+        c.add("error", node, f"{key} takes a whole number, not {raw}: LLaMA-Factory passes the float on as it "
+              "is and the run crashes later", fix, key=key, code="type")
         return
     if not _type_ok(arg, value):
         if isinstance(value, str) and "float" in arg.accepts and _looks_number(value):
@@ -158,20 +158,54 @@ def _check_value(c: _Collector, arg: Arg, key: str, value: Any, node: yaml.Node,
             c.add("error", node, f"{key}: YAML reads {raw} as {str(value).lower()}, not as the text '{raw}'",
                   f'quote it: {key}: "{raw}"', key=key, code="choice")
             return
-        shown = "null" if value is None else type(value).__name__
+        shown = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "text",
+                 list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
         c.add("error", node, f"{key} takes {arg.type_words()}, not {shown}" + (f" ({raw})" if raw else ""),
-              key=key, code="type")
+              _type_hint(arg, key, value), key=key, code="type")
         return
-    choices = schema.templates if key == "template" and schema.templates else arg.choices
-    strict = True if key == "template" and schema.templates else arg.strict
+    is_template = key == "template" and bool(schema.templates)
+    choices = schema.templates if is_template else arg.choices
+    strict = True if is_template else arg.strict
     valid = [str(x) for x in choices or ()]
     if choices and strict and value is not None and not isinstance(value, (list, dict)) \
             and value not in choices and str(value) not in valid:
         near = difflib.get_close_matches(str(value), valid, n=3, cutoff=0.6)
         shown = ", ".join(valid) if len(valid) <= 12 else f"{len(valid)} choices, Ctrl+Space lists them"
         hint = f"did you mean {' or '.join(near)}?" if near else f"one of: {shown}"
-        c.add("error", node, f"{key}: {value!r} is not a valid choice "
-              "(LLaMA-Factory does not check this for YAML input; it fails later)", hint, key=key, code="choice")
+        if is_template:
+            elsewhere = [v for v in available_versions() if v != schema.version and str(value) in load(v).templates]
+            if elsewhere:
+                hint = f"{value} is a template of LLaMA-Factory {', '.join(elsewhere)}; " + hint
+            c.add("error", node, f"template: {value!r} is not a template of LLaMA-Factory {schema.version} "
+                  "(it stops with 'Template does not exist' after loading the model)", hint, key=key,
+                  code="choice")
+            return
+        # Literal choices are not checked when LLaMA-Factory reads a YAML file; enum ones (lr_scheduler_type,
+        # eval_strategy, ...) are, by transformers, at start.
+        when = "it is not checked at start: the run fails later" if arg.type_text.lstrip().startswith(
+            ("Literal", "Optional[Literal")) else "LLaMA-Factory stops at start"
+        c.add("error", node, f"{key}: {value!r} is not a valid choice ({when})", hint, key=key, code="choice")
+
+
+def _type_hint(arg: Arg, key: str, value: Any) -> str:
+    example = arg.default if arg.default is not None and not isinstance(arg.default, bool) else None
+    if "any" in arg.accepts:
+        return ""
+    if "int" in arg.accepts and "float" not in arg.accepts:
+        return f"write a whole number, e.g. {key}: {example if isinstance(example, int) else 1}"
+    if "float" in arg.accepts:
+        return f"write a number, e.g. {key}: {example if isinstance(example, (int, float)) else '1.0e-4'}"
+    if "bool" in arg.accepts:
+        return f"write {key}: true or {key}: false"
+    if "str" in arg.accepts and isinstance(value, (int, float, bool)):
+        return f'quote it: {key}: "{value if not isinstance(value, bool) else str(value).lower()}"'
+    if "list" in arg.accepts:
+        return f"write a list: {key}: [a, b]"
+    if "dict" in arg.accepts:
+        return "write a mapping (key: value lines indented under it), or a file path"
+    if "null" in arg.accepts and value is None:
+        return ""
+    return f"delete the line to use the default ({arg.default!r})" if arg.default is not None else ""
 
 
 def _looks_number(text: str) -> bool:
@@ -202,29 +236,55 @@ def validate(text: str, *, schema: Schema | None = None, path: Path | None = Non
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)
-        msg = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
-        return Report(command or "train", schema.version,
-                      (Finding("error", line, col, msg, "fix the YAML; nothing else is checked until then",
-                               code="syntax"),), syntax_ok=False)
+        cmark = getattr(exc, "context_mark", None)
+        if context and cmark is not None and mark is not None and cmark.line != mark.line:
+            context += f" that starts on line {cmark.line + 1}, column {cmark.column + 1}"
+        if context and problem.startswith("but "):      # "expected a single document ..., but found another"
+            msg = f"YAML syntax error: {context}, {problem}"
+        else:
+            msg = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+        hint = "fix the YAML; nothing else is checked until then"
+        if "'\\t'" in problem:
+            hint = "YAML does not allow tabs for indentation: use spaces"
+        return Report(command or "train", schema.version, (Finding("error", line, col, msg, hint, code="syntax"),),
+                      syntax_ok=False)
     if root is None:
         return Report(command or "train", schema.version,
-                      (Finding("warning", 0, 0, "the file is empty", code="empty"),))
+                      (Finding("warning", 0, 0, "the file is empty: no keys", "write one key: value per line, e.g. "
+                               "model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct", code="empty"),))
     if not isinstance(root, yaml.MappingNode):
         return Report(command or "train", schema.version,
                       (Finding("error", root.start_mark.line + 1, root.start_mark.column + 1,
-                               "a LLaMA-Factory config is a mapping of keys to values (key: value)",
-                               code="not-mapping"),))
+                               "a LLaMA-Factory config is a mapping of keys to values, not "
+                               f"{'a list' if isinstance(root, yaml.SequenceNode) else 'a single value'}",
+                               "write one key: value per line, e.g. stage: sft", code="not-mapping"),))
     values: dict[str, Any] = {}
     lines: dict[str, int] = {}
     nodes: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    explicit = {id(k) for k, _ in root.value}
+    try:
+        yaml.SafeLoader("").flatten_mapping(root)      # `<<: *anchor` merge keys, as both readers do
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or root.start_mark
+        return Report(command or "train", schema.version,
+                      (Finding("error", mark.line + 1, mark.column + 1, f"YAML merge key: {exc.problem}",
+                               "fix the YAML; nothing else is checked until then", code="syntax"),),
+                      syntax_ok=False)
     for knode, vnode in root.value:
         key = knode.value if isinstance(knode, yaml.ScalarNode) else None
         if not isinstance(key, str) or knode.tag != "tag:yaml.org,2002:str":
-            c.add("error", knode, f"keys are names, not {knode.tag.rsplit(':', 1)[-1]}", code="key-type")
+            shown = knode.value if isinstance(knode, yaml.ScalarNode) else knode.tag.rsplit(":", 1)[-1]
+            c.add("error", knode, f"key {shown} is not a name: LLaMA-Factory's keys are words such as "
+                  "learning_rate", "fix or delete this key", code="key-type")
             continue
-        if key in nodes:
-            c.add("error", knode, f"{key} is set twice (first on line {lines[key]}); the last one wins",
-                  "remove one of them", key=key, code="duplicate")
+        if key in nodes and id(knode) in explicit and id(nodes[key][0]) in explicit:
+            if schema.yaml_reader == "omegaconf":
+                c.add("error", knode, f"{key} is set twice (first on line {lines[key]}): LLaMA-Factory "
+                      f"{schema.version} stops with 'found duplicate key'", "remove one of them", key=key,
+                      code="duplicate")
+            else:
+                c.add("warning", knode, f"{key} is set twice (first on line {lines[key]}); LLaMA-Factory "
+                      f"{schema.version} uses the last one", "remove one of them", key=key, code="duplicate")
         try:
             values[key] = _scalar_value(vnode, schema.yaml_reader)
         except yaml.YAMLError as exc:
@@ -281,35 +341,47 @@ def _truthy(values: Mapping[str, Any], key: str) -> bool:
 
 def _cross_field(c: _Collector, values: dict[str, Any], nodes: dict[str, tuple[yaml.Node, yaml.Node]],
                  cmd: str, schema: Schema) -> None:
+    """The checks of LLaMA-Factory's own parser (hparams/parser.py, data_args.py) that need no machine."""
     def at(key: str) -> yaml.Node | None:
         return nodes[key][0] if key in nodes else None
 
-    ft = values.get("finetuning_type", schema.args["finetuning_type"].default if "finetuning_type" in
-                    schema.args else "lora")
+    ft_arg = schema.args.get("finetuning_type")
+    ft = values.get("finetuning_type", ft_arg.default if ft_arg else "lora")
     if _truthy(values, "bf16") and _truthy(values, "fp16"):
         later = max(("bf16", "fp16"), key=lambda k: nodes[k][0].start_mark.line)
         c.add("error", at(later), "bf16 and fp16 are both true: pick one", "bf16 on Ampere or newer (A100, H100, "
               "H200), fp16 on older GPUs", key=later, code="bf16-fp16")
-    if values.get("quantization_bit") is not None and ft not in ("lora", "oft"):
-        c.add("error", at("quantization_bit"), f"quantization_bit with finetuning_type: {ft}: LLaMA-Factory only "
-              "quantizes for LoRA (or OFT)", "use finetuning_type: lora, or remove quantization_bit",
-              key="quantization_bit", code="quant-full")
+    quant_ok = tuple(t for t in ("lora", "oft") if ft_arg is None or t in (ft_arg.choices or ("lora",)))
+    if values.get("quantization_bit") is not None and ft not in quant_ok:
+        c.add("error", at("quantization_bit"), f"quantization_bit with finetuning_type: {ft}: LLaMA-Factory "
+              f"{schema.version} only quantizes for {' or '.join({'lora': 'LoRA', 'oft': 'OFT'}[t] for t in quant_ok)}",
+              "use finetuning_type: lora, or remove quantization_bit", key="quantization_bit", code="quant-full")
     if values.get("adapter_name_or_path") and ft != "lora":
         c.add("error", at("adapter_name_or_path"), f"adapter_name_or_path with finetuning_type: {ft}: adapters "
               "are only valid for LoRA", "set finetuning_type: lora, or remove adapter_name_or_path",
               key="adapter_name_or_path", code="adapter-not-lora")
+    val_size = values.get("val_size")
+    has_val = isinstance(val_size, (int, float)) and not isinstance(val_size, bool) and val_size > 1e-6
+    if has_val and values.get("eval_dataset"):
+        c.add("error", at("val_size"), "val_size and eval_dataset together: LLaMA-Factory takes one or the other",
+              "keep eval_dataset and remove val_size, or the other way round", key="val_size", code="val-size")
+    elif has_val and not values.get("dataset"):
+        c.add("error", at("val_size"), "val_size without a dataset: there is nothing to split",
+              "add dataset: NAME, or remove val_size", key="val_size", code="val-size")
     if cmd != "train":
         return
     stage = values.get("stage", "sft")
     if stage != "sft" and _truthy(values, "predict_with_generate"):
         c.add("error", at("predict_with_generate"), f"predict_with_generate works with stage: sft only "
-              f"(this is {stage})", key="predict_with_generate", code="predict-stage")
+              f"(this is {stage})", "remove predict_with_generate; to predict, run a separate config with stage: sft",
+              key="predict_with_generate", code="predict-stage")
     if stage == "sft" and _truthy(values, "do_predict") and not _truthy(values, "predict_with_generate"):
         c.add("error", at("do_predict"), "do_predict needs predict_with_generate: true to save predictions",
-              key="do_predict", code="predict-generate")
+              "add predict_with_generate: true", key="do_predict", code="predict-generate")
+    _eval_data(c, values, at, schema, has_val)
     if stage in ("rm", "ppo") and _truthy(values, "load_best_model_at_end"):
         c.add("error", at("load_best_model_at_end"), "RM and PPO stages do not support load_best_model_at_end",
-              key="load_best_model_at_end", code="stage-best")
+              "remove load_best_model_at_end", key="load_best_model_at_end", code="stage-best")
     if _truthy(values, "do_train") and not values.get("dataset"):
         c.add("error", at("do_train"), "do_train without a dataset", "add dataset: NAME (from dataset_info.json)",
               key="do_train", code="no-dataset")
@@ -319,4 +391,26 @@ def _cross_field(c: _Collector, values: dict[str, Any], nodes: dict[str, tuple[y
               "remove it from training configs", key="infer_backend", code="backend-train")
     if values.get("quantization_device_map") is not None and _truthy(values, "do_train"):
         c.add("error", at("quantization_device_map"), "quantization_device_map cannot be used for training",
-              key="quantization_device_map", code="device-map-train")
+              "remove quantization_device_map", key="quantization_device_map", code="device-map-train")
+
+
+def _eval_data(c: _Collector, values: dict[str, Any], at, schema: Schema, has_val: bool) -> None:
+    """Evaluation and prediction need eval data: eval_dataset, or val_size to split some off the dataset
+    (0.9.2: predict_with_generate needs eval_dataset itself). transformers turns do_eval on when
+    eval_strategy is not "no"."""
+    if values.get("eval_dataset"):
+        return
+    strategy = values.get("eval_strategy", "no")
+    evaluates = _truthy(values, "do_eval") or strategy not in ("no", None, False)
+    new = version_tuple(schema.version) >= (0, 9, 3)
+    wants = [k for k, on in (("do_eval", _truthy(values, "do_eval")), ("eval_strategy", evaluates),
+                             ("do_predict", _truthy(values, "do_predict")),
+                             ("predict_with_generate", new and _truthy(values, "predict_with_generate"))) if on]
+    if wants and not has_val:
+        c.add("error", at(wants[0]), f"{wants[0]} needs evaluation data, and there is no eval_dataset or val_size",
+              "add eval_dataset: NAME, or val_size: 0.1 to hold out 10% of the dataset", key=wants[0],
+              code="eval-data")
+    elif not new and _truthy(values, "predict_with_generate"):
+        c.add("error", at("predict_with_generate"), f"predict_with_generate needs eval_dataset in LLaMA-Factory "
+              f"{schema.version} (val_size is not enough)", "add eval_dataset: NAME and remove val_size",
+              key="predict_with_generate", code="eval-data")
