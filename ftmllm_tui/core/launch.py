@@ -355,7 +355,7 @@ def check_config(kind: str, cfg: dict[str, Any], *, environ: dict[str, str],
                 "error", "use_swanlab with swanlab_mode cloud and no SWANLAB_API_KEY: the run would wait "
                 "forever on SwanLab's login prompt inside tmux",
                 "export SWANLAB_API_KEY in your shell (it is passed on, never written to disk), or set "
-                "swanlab_mode: local / offline"))
+                "swanlab_mode: local"))
         out_dir = cfg.get("output_dir")
         if isinstance(out_dir, str) and not cfg.get("overwrite_output_dir"):
             p = Path(out_dir).expanduser()

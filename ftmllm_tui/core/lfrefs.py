@@ -131,8 +131,12 @@ def _adapters(values, nodes, path, workdir) -> list[Finding]:
     for item in (v.strip() for v in value.split(",") if v.strip()):
         found, _ = resolve(item, path, workdir)
         if found is None:
-            if not _HUB_ID.match(item) or item.startswith((".", "/", "~")):
-                out.append(_finding("error", node, f"adapter {item} does not exist", PICK,
+            top = item.split("/", 1)[0]
+            local = any((b / top).is_dir() for b in bases(path, workdir))
+            if not _HUB_ID.match(item) or item.startswith((".", "/", "~")) or local:
+                # a warning: adapters are often written before the run that makes them has finished
+                out.append(_finding("warning", node, f"adapter {item} does not exist (yet): chat, export or "
+                                    "predict would stop when loading it", "train it first, or " + PICK,
                                     "adapter_name_or_path", "adapter-path"))
         elif not (found / "adapter_config.json").exists():
             out.append(_finding("warning", node, f"adapter {item} has no adapter_config.json",

@@ -491,3 +491,16 @@ def test_the_guess_is_used_when_no_command_is_given(ws):
 def test_dataset_names_from_the_hub_are_not_checked(ws, dataset_dir):
     text = edit("dataset_dir: data", f"dataset_dir: {dataset_dir}", edit("alpaca_en_demo", "org/some_dataset"))
     assert check(ws, text).findings == ()
+
+
+def test_missing_adapter_is_a_warning_not_yet_trained(ws):
+    chat = """\
+model_name_or_path: models/qwen2.5-0.5b
+adapter_name_or_path: saves/not-trained-yet
+template: qwen
+finetuning_type: lora
+"""
+    f = one(check(ws, chat, command="chat"), "adapter-path")
+    assert f.severity == "warning" and f.line == 2 and "does not exist (yet)" in f.message
+    f = one(check(ws, chat.replace("not-trained-yet", "a-file"), command="chat"), "adapter-path")
+    assert f.severity == "warning" and "adapter_config.json" in f.message

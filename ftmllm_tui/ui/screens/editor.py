@@ -64,8 +64,8 @@ class EditorScreen(Screen):
     DEFAULT_CSS = """
     EditorScreen #edhead { height: 1; }
     EditorScreen #edbody { height: 1fr; }
-    EditorScreen YamlEditor { width: 1fr; border: none; padding: 0; }
-    EditorScreen #keyhelp-box { width: 46; border-left: vkey $primary-darken-2; padding: 0 1; }
+    EditorScreen YamlEditor, EditorScreen YamlEditor:focus { width: 1fr; border: none; padding: 0; }
+    EditorScreen #keyhelp-box { width: 46; border-left: solid $primary-darken-2; padding: 0 1; }
     EditorScreen.narrow #keyhelp-box { display: none; }
     EditorScreen #problems { height: 7; border: none; border-top: hkey $primary-darken-2; padding: 0; }
     EditorScreen #edstatus { height: 1; }
