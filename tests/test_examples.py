@@ -56,4 +56,4 @@ def test_no_secrets_and_no_machine_paths(path):
     assert not re.search(r"(api_key|token|secret)\s*:\s*\S", text, re.I), "a secret in an example"
     assert not re.search(r"/(home|data|root|mnt|Users)/", text), "a machine-specific path"
     code = "\n".join(line.split(" #")[0] for line in text.splitlines() if not line.lstrip().startswith("#"))
-    assert not re.search(r"\d[eE][-+]?\d", code), "write floats as 1.0e-4 (LLaMA-Factory 0.9.2 reads 1e-4 as text)"
+    assert not re.search(r"(?<![\d.])\d+[eE][-+]?\d", code), "write floats as 1.0e-4 (LLaMA-Factory 0.9.2 reads 1e-4 as text)"
