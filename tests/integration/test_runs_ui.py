@@ -14,6 +14,7 @@ import yaml
 from textual.widgets import Button, Input
 
 from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+from ftmllm_tui.settings import Settings
 from ftmllm_tui.ui.app import FtmApp
 from ftmllm_tui.ui.screens.kill import KillScreen
 from ftmllm_tui.ui.screens.launch import LaunchScreen
@@ -34,7 +35,9 @@ async def until(pilot, cond, timeout=20.0, step=0.1):
 
 
 def make(readonly=False) -> FtmApp:
-    return FtmApp(ReplaySampler(bundled_recording(), me="root"), autostart=False, readonly=readonly)
+    # the stand-in llamafactory-cli takes keys LLaMA-Factory does not know (steps): no offline check on launch
+    return FtmApp(ReplaySampler(bundled_recording(), me="root"), autostart=False, readonly=readonly,
+                  settings=Settings(check_on_launch=False))
 
 
 def cfg(tmp_path: Path, name: str, **keys) -> Path:

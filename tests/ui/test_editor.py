@@ -241,3 +241,32 @@ async def test_configs_view_lists_checks_and_opens(env):
         ed = await editor(app, pilot)
         assert ed.path == broken and any(f.code == "choice" for f in ed.report.findings)
         await asyncio.sleep(0)
+
+
+async def test_launch_from_editor_saves_first_and_checks_overrides(env):
+    from textual.widgets import Input
+
+    from ftmllm_tui.ui.screens.launch import LaunchScreen
+
+    _tmp, cfg = env
+    app = app_for(cfg)
+    async with app.run_test(size=(130, 44)) as pilot:
+        scr = await editor(app, pilot)
+        ed = scr.query_one("#ed")
+        ed.move_cursor((0, 0))
+        await pilot.press(*"# tuned", "enter")
+        await pilot.press("f5")  # unsaved: the save dialog comes first
+        await until(pilot, lambda: isinstance(app.screen, SaveScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        assert cfg.read_text().startswith("# tuned")
+        dialog = app.screen
+        assert dialog.query_one("#config", Input).value == str(cfg)
+        dialog.query_one("#gpus-in", Input).value = "none"
+        dialog.query_one("#overrides", Input).value = "learning_rate=abc"
+        await until(pilot, lambda: dialog.prepared is not None and dialog.prepared.request.overrides)
+        msgs = [p.message for p in dialog.prepared.problems]
+        assert any("learning_rate" in m and "line" in m for m in msgs), msgs
+        assert "learning_rate: abc" in dialog.prepared.config_text  # the run's copy, not the file
+        assert "learning_rate" not in cfg.read_text()
+        assert dialog.query_one("#start").disabled

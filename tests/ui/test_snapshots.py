@@ -83,3 +83,43 @@ def test_detail_80x24(snap_compare, tmp_path, monkeypatch):
 def test_detail_200x50(snap_compare, tmp_path, monkeypatch):
     app = _detail_app(tmp_path, monkeypatch)
     assert snap_compare(app, terminal_size=(200, 50), run_before=_wait_detail(app))
+
+
+def _editor_app(tmp_path, monkeypatch):
+    import shutil
+
+    root = tmp_path / "work"
+    shutil.copytree(DATA.parents[1] / "configs", root / "configs")
+    text = (root / "configs" / "qwen2.5vl_lora_sft.yaml").read_text()
+    # two mistakes people make: a choice with a typo and a key with a typo
+    text = text.replace("lr_scheduler_type: cosine", "lr_scheduler_type: cosin").replace(
+        "warmup_ratio: 0.1", "warmup_ratoi: 0.1")
+    (root / "configs" / "sft.yaml").write_text(text)
+    monkeypatch.chdir(root / "configs")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("FTMLLM_LLAMAFACTORY_CLI", str(tmp_path / "no-llamafactory-cli"))
+    return make_app(FakeClock(), edit_path="sft.yaml")
+
+
+def _wait_editor(app, line: int):
+    async def run(pilot):
+        import asyncio
+
+        from ftmllm_tui.ui.screens.editor import EditorScreen
+
+        for _ in range(200):
+            s = app.screen
+            if isinstance(s, EditorScreen) and s.report is not None and "no training" in s.schema_why:
+                break
+            await asyncio.sleep(0.05)
+            await pilot.pause()
+        ed = app.screen.query_one("#ed")
+        ed.move_cursor((line - 1, 0), center=True)
+        await asyncio.sleep(0.2)
+        await pilot.pause()
+    return run
+
+
+def test_editor_120x36(snap_compare, tmp_path, monkeypatch):
+    app = _editor_app(tmp_path, monkeypatch)
+    assert snap_compare(app, terminal_size=(120, 36), run_before=_wait_editor(app, 46))

@@ -194,7 +194,11 @@ class EditorScreen(Screen):
     def _header(self) -> None:
         t = Text()
         t.append(" ✎ ", style=f"bold {PALETTE.accent}")
-        t.append(str(self.path), style="bold")
+        try:
+            shown = str(self.path.relative_to(Path.cwd()))
+        except ValueError:
+            shown = str(self.path)
+        t.append(shown, style="bold")
         if self.loaded is not None and self.loaded.stamp is None:
             t.append("  new file", style=PALETTE.warning)
         if self.modified:
