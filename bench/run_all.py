@@ -59,6 +59,10 @@ def main() -> None:
     met = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_metrics.py")],
                          capture_output=True, text=True, check=True).stdout
     (out / "metrics.jsonl").write_text(met)
+    val = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_validate.py")],
+                         capture_output=True, text=True, check=True).stdout
+    (out / "validate.jsonl").write_text(val)
+    met += val
     tl = ROOT / ".venv-toolong" / "bin" / "tl"
     if not tl.exists():  # the peer for the 1 GB log: Toolong pins an old Textual, so its own venv
         subprocess.run([sys.executable, "-m", "venv", str(tl.parents[1])], check=True)

@@ -223,13 +223,8 @@ class FtmApp(App):
         if example:
             folder = Path(self.ctx.settings.config_dirs[0] if self.ctx.settings.config_dirs else ".").expanduser()
             target = (folder / path.name).absolute()
-            if target.resolve() != path.resolve():
-                try:
-                    text = path.read_text(encoding="utf-8")
-                except OSError as e:
-                    self.notify(f"cannot read {path}: {e.strerror}", severity="error")
-                    return
-                self.push_screen(EditorScreen(target, text=text, note=f"A copy of the bundled example "
+            if target != path.absolute():
+                self.push_screen(EditorScreen(target, copy_from=path, note=f"A copy of the bundled example "
                                               f"{path.name}: saving writes {target}"))
                 return
         self.push_screen(EditorScreen(path))

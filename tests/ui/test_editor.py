@@ -109,6 +109,15 @@ async def test_type_error_fix_save_backup(env):
         backups = list((tmp / "state").rglob("sft.yaml.*"))
         assert len(backups) == 1 and backups[0].read_text() == original
         assert not scr.modified
+        # F9: the backup, its diff, restored into the editor (not saved)
+        await pilot.press("f9")
+        await until(pilot, lambda: isinstance(app.screen, PickScreen) and app.screen.shown)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SaveScreen))
+        assert "-learning_rate: 2.0e-5" in app.screen.diff
+        await pilot.press("enter")
+        await until(pilot, lambda: scr.text == original)
+        assert scr.modified and cfg.read_text() == original + "learning_rate: 2.0e-5\n"
 
 
 async def test_external_change_gives_conflict_dialog_then_overwrite(env):

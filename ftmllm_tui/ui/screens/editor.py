@@ -73,8 +73,10 @@ class EditorScreen(Screen):
     EditorScreen #find.open { display: block; }
     """
 
-    def __init__(self, path: Path | str, *, text: str | None = None, note: str = ""):
+    def __init__(self, path: Path | str, *, text: str | None = None, note: str = "",
+                 copy_from: Path | None = None):
         super().__init__()
+        self.copy_from = copy_from  # a bundled example: its text, saved as a new file at `path`
         self.path = Path(path).expanduser().absolute()
         self.initial_text = text
         self.note = note
@@ -105,30 +107,54 @@ class EditorScreen(Screen):
         ed = self.query_one(YamlEditor)
         ed.keys_for_completion = lambda: self.schema.names_for(self.current_command())
         ed.choices_for = self._choices_for
-        try:
-            self.loaded = cfgfile.read(self.path, allow_missing=True)
-        except cfgfile.ConfigFileError as exc:
-            self.loaded = None
-            self.notify(str(exc), severity="error", timeout=10)
-            ed.read_only = True
-            ed.load_text("")
-        else:
-            self.disk_text = self.loaded.text
-            ed.load_text(self.initial_text if self.initial_text is not None else self.loaded.text)
-            if self.loaded.undecodable:
-                self.notify(f"{self.path.name} is not valid UTF-8: the bad bytes are kept as they are when you "
-                            "save", severity="warning", timeout=10)
-            if ed.language_error:
-                self.notify(ed.language_error, severity="warning", timeout=6)
+        ed.read_only = True  # until the file is read (off the UI thread)
+        if ed.language_error:
+            self.notify(ed.language_error, severity="warning", timeout=6)
         if self.note:
             self.notify(self.note, timeout=8)
         ed.focus()
-        self._remember()
         self._header()
-        self._schedule(0.0)
+        self._load(self.copy_from)
         self._pick_schema()
         self.set_interval(2.0, self._watch_disk)
         self._apply_width()
+
+    @work(thread=True, exclusive=True, group="disk")
+    def _load(self, copy_from: Path | None) -> None:
+        try:
+            loaded = cfgfile.read(self.path, allow_missing=True)
+            if copy_from is not None and loaded.stamp is not None:
+                self.app.call_from_thread(self.notify, f"{self.path} exists already (an earlier copy): opened it",
+                                          timeout=6)
+                copy_from = None
+            text = cfgfile.read(copy_from).text if copy_from is not None else None
+        except cfgfile.ConfigFileError as exc:
+            self.app.call_from_thread(self._load_failed, str(exc))
+            return
+        self._remember()
+        self.app.call_from_thread(self._loaded, loaded, text)
+
+    def _load_failed(self, message: str) -> None:
+        if not self._alive:
+            return
+        self.loaded = None
+        self.notify(f"{message}: nothing here can be saved over it", severity="error", timeout=12)
+        self._header()
+
+    def _loaded(self, loaded: cfgfile.Loaded, text: str | None) -> None:
+        if not self._alive:
+            return
+        ed = self.query_one(YamlEditor)
+        self.loaded = loaded
+        self.disk_text = loaded.text
+        ed.load_text(text if text is not None else self.initial_text if self.initial_text is not None
+                     else loaded.text)
+        ed.read_only = False
+        if loaded.undecodable:
+            self.notify(f"{self.path.name} is not valid UTF-8: the bad bytes are kept as they are when you save",
+                        severity="warning", timeout=10)
+        self._header()
+        self._schedule(0.0)
 
     def on_resize(self, _event) -> None:
         self._apply_width()
@@ -353,7 +379,7 @@ class EditorScreen(Screen):
     def _watch_disk(self) -> None:
         self._check_disk()
 
-    @work(thread=True, exclusive=True, group="disk")
+    @work(thread=True, exclusive=True, group="watch")
     def _check_disk(self) -> None:
         if self.loaded is None:
             return
@@ -378,15 +404,25 @@ class EditorScreen(Screen):
                         severity="warning", timeout=10)
 
     def _reload(self, quiet: bool = False) -> None:
+        self._reread()
+
+    @work(thread=True, exclusive=True, group="disk")
+    def _reread(self) -> None:
         try:
-            self.loaded = cfgfile.read(self.path, allow_missing=True)
+            loaded = cfgfile.read(self.path, allow_missing=True)
         except cfgfile.ConfigFileError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
             return
-        self.disk_text = self.loaded.text
+        self.app.call_from_thread(self._reread_done, loaded)
+
+    def _reread_done(self, loaded: cfgfile.Loaded) -> None:
+        if not self._alive:
+            return
+        self.loaded = loaded
+        self.disk_text = loaded.text
         ed = self.query_one(YamlEditor)
         loc = ed.cursor_location
-        ed.load_text(self.loaded.text)
+        ed.load_text(loaded.text)
         row = min(loc[0], ed.document.line_count - 1)
         ed.move_cursor((row, 0))
         self._warned_disk = False
@@ -582,22 +618,30 @@ class EditorScreen(Screen):
 
         values = self.report.values if self.report else {}
         here = self.path.parent
+        workdir = self.workdir
         if key == "model_name_or_path":
-            extra = [p for p in (self.workdir / "models", here / "models", Path.home() / "models") if p.is_dir()]
-            load, hint = (lambda: pickers.models(os.environ, extra)), f"cache: {pickers.hf_cache_dir(os.environ)}"
+            def load() -> pickers.Found:  # runs in the picker's thread: stat calls included
+                extra = [p for p in (workdir / "models", here / "models", Path.home() / "models") if p.is_dir()]
+                return pickers.models(os.environ, extra)
+            hint = f"cache: {pickers.hf_cache_dir(os.environ)}"
         elif key == "adapter_name_or_path":
-            roots = [p for p in {self.workdir / "saves", here / "saves", self.workdir, here} if p.is_dir()]
             out = values.get("output_dir")
-            if isinstance(out, str):
-                roots.append(Path(out).expanduser().parent)
-            load, hint = (lambda: pickers.adapters(roots)), "folders with adapter_config.json"
-        elif key in ("dataset", "eval_dataset"):
-            raw = values.get("dataset_dir", "data")
-            from ...core.lfrefs import resolve
 
-            folder, _ = resolve(str(raw), self.path, self.workdir)
-            target = folder or Path(str(raw))
-            load, hint = (lambda: pickers.datasets(target)), f"from {target}/dataset_info.json · + appends"
+            def load() -> pickers.Found:
+                roots = [p for p in dict.fromkeys((workdir / "saves", here / "saves", workdir, here)) if p.is_dir()]
+                if isinstance(out, str):
+                    roots.append(Path(out).expanduser().parent)
+                return pickers.adapters(roots)
+            hint = "folders with adapter_config.json"
+        elif key in ("dataset", "eval_dataset"):
+            raw = str(values.get("dataset_dir", "data"))
+
+            def load() -> pickers.Found:
+                from ...core.lfrefs import resolve
+
+                folder, _ = resolve(raw, self.path, workdir)
+                return pickers.datasets(folder or Path(raw))
+            hint = f"from {raw}/dataset_info.json"
         elif key == "deepspeed":
             load, hint = (lambda: pickers.deepspeed_configs([here, self.workdir],
                                                             [self.workdir / "examples" / "deepspeed"])), ""
@@ -710,27 +754,35 @@ class EditorScreen(Screen):
             return pickers.Found(tuple(items), () if items else ("no backups yet: one is kept at each save",))
 
         def chosen(c) -> None:
-            if c is None:
-                return
-            try:
-                old = Path(c.value).read_text(encoding="utf-8", errors="surrogateescape")
-            except OSError as exc:
-                self.notify(f"cannot read the backup: {exc}", severity="error")
-                return
-            from .diffview import SaveScreen
-
-            diff = cfgfile.diff(self.text, old, self.path.name)
-
-            def restore(choice: str | None) -> None:
-                if choice == "save":
-                    ed = self.query_one(YamlEditor)
-                    ed.replace(old, ed.document.start, ed.document.end)
-                    self.notify("Backup restored into the editor (not saved yet; ctrl+z undoes)", timeout=6)
-
-            self.app.push_screen(SaveScreen(f"restore of {c.label}", diff, Text(
-                "Restore this version into the editor? (- now, + the backup)", style=PALETTE.muted)), restore)
+            if c is not None:
+                self._read_backup(Path(c.value), c.label)
 
         self.app.push_screen(PickScreen(f"Backups of {self.path.name}", load, hint=str(backup_dir())), chosen)
+
+    @work(thread=True, group="backup")
+    def _read_backup(self, path: Path, label: str) -> None:
+        try:
+            old = path.read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"cannot read the backup: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self._offer_backup, old, label)
+
+    def _offer_backup(self, old: str, label: str) -> None:
+        from .diffview import SaveScreen
+
+        if not self._alive:
+            return
+        diff = cfgfile.diff(self.text, old, self.path.name)
+
+        def restore(choice: str | None) -> None:
+            if choice == "save":
+                ed = self.query_one(YamlEditor)
+                ed.replace(old, ed.document.start, ed.document.end)
+                self.notify("Backup restored into the editor (not saved yet; ctrl+z undoes)", timeout=6)
+
+        self.app.push_screen(SaveScreen(f"restore of {label}", diff, Text(
+            "Restore this version into the editor? (- now, + the backup)", style=PALETTE.muted)), restore)
 
     def action_external(self) -> None:
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
