@@ -3,6 +3,9 @@
 set -e
 need=""
 command -v tmux >/dev/null 2>&1 || need="$need tmux"
+[ -x /usr/sbin/sshd ] || need="$need openssh-server"
+command -v ssh >/dev/null 2>&1 || need="$need openssh-client"
+command -v rsvg-convert >/dev/null 2>&1 || need="$need librsvg2-bin"
 [ -z "$need" ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "sysdeps: please install:$need (no apt-get here)" >&2

@@ -59,8 +59,29 @@ class FtmApp(App):
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
                  readonly: bool = False, autostart: bool = True, first: Snapshot | None = None,
-                 ctx: RunContext | None = None, open_ref: str | None = None, edit_path: str | None = None):
+                 ctx: RunContext | None = None, open_ref: str | None = None, edit_path: str | None = None,
+                 theme: str | None = None, ascii_mode: bool = False, themes=None):
         super().__init__(driver_class=_driver_class())
+        from .themes import load_themes
+
+        self.themes = themes if themes is not None else load_themes()
+        self._theme_notes: list[str] = list(self.themes.warnings)
+        for spec in self.themes.themes.values():
+            self.register_theme(spec.textual_theme())
+        self._persist_theme = False  # only a theme the user picks is saved, not the start-up one
+        if self.no_color:  # NO_COLOR: no colour codes at all (Textual's default turns them into greys)
+            from textual.filter import Monochrome
+
+            from .nocolor import NoColorFilter
+
+            self._filters = [f for f in self._filters if not isinstance(f, Monochrome)] + [NoColorFilter()]
+            theme = "mono" if self.themes.get("mono") else theme
+        self.use_theme(theme or getattr(settings, "theme", None))
+        self.ascii_mode = ascii_mode
+        if ascii_mode:
+            from .ascii import AsciiFilter
+
+            self._filters.append(AsciiFilter())
         self.sampler = sampler
         self.settings = (settings or Settings()).clamp()
         self.ctx = ctx or RunContext.create(self.settings, readonly=readonly)
@@ -83,7 +104,91 @@ class FtmApp(App):
     def sampler_label(self) -> str:
         return self.sampler.label
 
+    # -- themes ------------------------------------------------------------------------------------
+    @property
+    def available_themes(self):
+        """Only ftmllm-tui's themes (built-in files + the user's), not Textual's demo themes."""
+        ours = getattr(self, "themes", None)
+        if ours is None or not self._registered_themes.keys() & ours.themes.keys():  # during App.__init__
+            return {**self._registered_themes}
+        return {name: theme for name, theme in self._registered_themes.items() if name in ours.themes}
+
+    def use_theme(self, name: str | None) -> None:
+        """Switch to theme NAME (unknown → the default theme and a warning)."""
+        from .themes import DEFAULT_THEME
+
+        if not name:
+            name = DEFAULT_THEME
+        if self.themes.get(name) is None:
+            self._theme_notes.append(f"No theme {name!r} (have: {', '.join(self.themes.names)}); using "
+                                     f"{DEFAULT_THEME!r}")
+            name = DEFAULT_THEME if self.themes.get(DEFAULT_THEME) else next(iter(self.themes.names), None)
+            if name is None:
+                return
+        self._apply_palette(name)
+        self.theme = name
+
+    def _apply_palette(self, name: str) -> None:
+        from .palette import PALETTE
+
+        spec = self.themes.get(name)
+        if spec is not None and (PALETTE.theme_name != name or PALETTE.generation <= 1):
+            PALETTE.apply(spec.colors, name)
+
+    def editor_theme(self):
+        """The TextArea theme of the current theme (YAML editor)."""
+        from .themes import editor_theme
+
+        spec = self.themes.get(self.theme) or self.themes.get("dark")
+        return editor_theme(spec) if spec is not None else None
+
+    def _theme_changed(self, theme) -> None:
+        from .palette import PALETTE
+        from .widgets.yaml_editor import YamlEditor
+
+        if PALETTE.theme_name != theme.name:
+            self._apply_palette(theme.name)
+        for screen in self.screen_stack:
+            for editor in screen.query(YamlEditor):
+                editor.use_theme(self.editor_theme())
+            restyle = getattr(screen, "restyle", None)
+            if restyle is not None:
+                restyle()
+        self._show()
+        if self._persist_theme and getattr(self.settings, "theme", None) != theme.name:
+            self._save_theme(theme.name)
+
+    def _save_theme(self, name: str) -> None:
+        """Persist the picked theme in the config file (off the UI thread; a failure is a notification)."""
+        from dataclasses import replace
+
+        self.settings = replace(self.settings, theme=name)
+
+        def save() -> None:
+            from ..settings_write import save_setting
+
+            try:
+                save_setting("ui", "theme", name)
+            except Exception as e:  # noqa: BLE001 - any failure becomes a message, the theme stays on
+                self.call_from_thread(self.notify, f"Theme {name} is on but was not saved ({e}). Set "
+                                      f"[ui] theme = \"{name}\" in the config file by hand.",
+                                      severity="warning", timeout=10)
+
+        self.run_worker(save, thread=True, exit_on_error=False, group="save-theme")
+
+    def pick_theme(self) -> None:
+        """The theme picker (command palette with the themes, their description and file)."""
+        from textual.command import CommandPalette
+
+        from .screens.themepick import ThemeCommands
+
+        self.push_screen(CommandPalette(providers=[ThemeCommands], placeholder="Theme…"))
+
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._persist_theme = True
+        for note in self._theme_notes:
+            self.notify(note, severity="warning", timeout=10)
         self.push_screen(HomeScreen(banner=self.banner, options=ViewOptions(
             mine_only=self.settings.mine_only, tree=self.settings.tree)))
         for w in self.settings.warnings:
@@ -298,7 +403,12 @@ class FtmApp(App):
             self.push_screen(HelpScreen(self.screen))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for cmd in super().get_system_commands(screen):
+            if cmd.title == "Theme":
+                yield SystemCommand("Theme", f"Colours: {', '.join(self.themes.names)} (now {self.theme}; "
+                                    "saved in the config file)", self.pick_theme)
+            else:
+                yield cmd
         home = self._home()
         if home is None:
             return

@@ -1,31 +1,61 @@
-"""Semantic colours used by the widgets (one place, so themes can replace them)."""
+"""Semantic colours the widgets read (mine, others, free, warning, danger …), filled from the theme.
+
+:data:`PALETTE` is one object updated in place when the theme changes, so every module that imported
+it sees the new colours; widgets read it at render time and compare ``generation`` to know that
+text they built earlier is stale.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 from ..core.summary import user_colour_index
 
 
-@dataclass(frozen=True)
 class Palette:
-    users: tuple[str, ...] = (
-        "#5fafff", "#ffaf5f", "#af87ff", "#5fd7af", "#ff87af",
-        "#d7d75f", "#87d7ff", "#ff875f", "#87ff87", "#d787d7",
-    )
-    accent: str = "#ffaf00"
-    mine: str = "bold #5fd7ff"
-    others: str = "#8a8a8a"
-    free: str = "#5fd75f"
-    ok: str = "#5fd75f"
-    warning: str = "#ffd75f"
-    danger: str = "#ff5f5f"
-    muted: str = "#6c6c6c"
-    bar_empty: str = "#3a3a3a"
-    unattributed: str = "#767676"  # memory in use by no listed process (driver, other namespaces)
+    users: tuple[str, ...]
+    series: tuple[str, ...]
+    accent: str
+    mine: str
+    others: str
+    free: str
+    ok: str
+    warning: str
+    danger: str
+    muted: str
+    bar_empty: str
+    unattributed: str  # memory in use by no listed process (driver, other namespaces)
+    memory_history: str
+    badge_replay: str
+    badge_readonly: str
+    search_match: str
+    search_current: str
+    editor_error: str
+    editor_warning: str
+    states: dict[str, str]
+
+    def __init__(self, colors: dict[str, Any] | None = None) -> None:
+        self.generation = 0
+        self.theme_name = ""
+        if colors is None:
+            from .themes import DEFAULT_THEME, load_themes
+
+            spec = load_themes(user_dir=_NO_DIR).get(DEFAULT_THEME)
+            colors = spec.colors if spec else {}
+            self.theme_name = DEFAULT_THEME
+        self.apply(colors, self.theme_name)
+
+    def apply(self, colors: dict[str, Any], name: str = "") -> None:
+        for k, v in colors.items():
+            setattr(self, k, dict(v) if k == "states" else v)
+        self.theme_name = name or self.theme_name
+        self.generation += 1
 
     def user(self, name: str) -> str:
         return self.users[user_colour_index(name, len(self.users))]
+
+    def state(self, name: str) -> str:
+        return self.states.get(name, "")
 
     def level(self, pct: float | None, warn: float = 50, danger: float = 80) -> str:
         if pct is None:
@@ -37,4 +67,12 @@ class Palette:
         return self.ok
 
 
+class _NoDir:
+    """A user theme folder that does not exist (the palette's first fill reads the built-ins only)."""
+
+    def is_dir(self) -> bool:
+        return False
+
+
+_NO_DIR: Any = _NoDir()
 PALETTE = Palette()

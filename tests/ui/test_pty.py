@@ -17,11 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def spawn(args, cols=80, rows=24, env=None):
+def spawn(args, cols=80, rows=24, env=None, replace_env=False):
     pid, fd = pty.fork()
     if pid == 0:
+        if replace_env:  # exactly this environment (the colour and locale tests)
+            os.environ.clear()
+        else:
+            os.environ["TERM"] = "xterm-256color"
         os.environ.update(env or {})
-        os.environ["TERM"] = "xterm-256color"
         os.environ["PYTHONPATH"] = str(ROOT)
         os.execv(sys.executable, [sys.executable, "-m", "ftmllm_tui.cli", *args])
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))

@@ -16,7 +16,7 @@ from ...core.metrics import Metrics, ema, load_results
 from ...core.plot import Line, render
 from ..palette import PALETTE
 from ..widgets.cell import Cell
-from ..widgets.plot_view import SERIES_COLOURS, PlotView
+from ..widgets.plot_view import PlotView
 
 
 def results_table(labels: list[str], results: list[dict[str, float]]) -> Table | Text:
@@ -119,13 +119,17 @@ class CompareScreen(Screen):
             y = ema(list(s.y), self.smooth) if self.smooth else s.y
             lines.append(Line(t.label, s.x, y))
             names.append(t.label)
-            colours.append(SERIES_COLOURS[i % len(SERIES_COLOURS)])
+            colours.append(PALETTE.series[i % len(PALETTE.series)])
         w, h = plot.chart_size
         chart = render(lines, w, h, logy=self.logy) if lines else None
         note = " · ".join(x for x in (f"EMA {self.smooth:.1f}" if self.smooth else "",
                                       "log y" if self.logy else "") if x)
         plot.show(self.metric, chart, names, colours, note)
         self._title()
+
+    def restyle(self) -> None:
+        if self.metrics:
+            self._draw()
 
     def _title(self) -> None:
         t = Text("Compare ", style="bold")

@@ -180,6 +180,11 @@ class ConfigsScreen(Screen):
             if command:
                 t.update_cell(key, t.ordered_columns[2].key, command)
 
+    def restyle(self) -> None:
+        """The theme changed: the check marks carry palette colours; check again."""
+        self.checks.clear()
+        self.action_rescan()
+
     def _refill(self) -> None:
         t = self.query_one(DataTable)
         words = self.query_one("#cfilter", Input).value.lower().split()

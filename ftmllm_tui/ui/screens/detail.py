@@ -20,7 +20,7 @@ from ...core.logs import first_error
 from ..palette import PALETTE
 from ..widgets.cell import Cell
 from ..widgets.log_view import LogView
-from ..widgets.plot_view import SERIES_COLOURS, PlotView
+from ..widgets.plot_view import PlotView
 
 POLL_S = 1.0
 WINDOWS = (None, 100, 1000, 10000)
@@ -180,11 +180,19 @@ class RunDetailScreen(Screen):
                 note.append(f"last {WINDOWS[self.window_i]} steps")
             names = list(u.chart_names)
             self.query_one("#lossplot", PlotView).show(
-                "loss", u.charts.get("loss"), names, list(SERIES_COLOURS[:len(names)]), " · ".join(note))
+                "loss", u.charts.get("loss"), names, list(PALETTE.series[:len(names)]), " · ".join(note))
             if "lr" in u.charts:
                 self.query_one("#lrplot", PlotView).show("learning rate", u.charts["lr"], ["lr"],
-                                                         [SERIES_COLOURS[2]])
+                                                         [PALETTE.series[2]])
         self._logbar()
+
+    def restyle(self) -> None:
+        """The theme changed: progress, charts and the log bar carry palette colours."""
+        if self.last is not None:
+            self.query_one("#dprogress", Cell).show(progress_text(self.last, self.stalled_after_s))
+        self._request_plot()
+        self._logbar()
+        self.query_one(LogView).refresh()
 
     def _logbar(self) -> None:
         log = self.query_one(LogView)

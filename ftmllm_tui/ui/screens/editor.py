@@ -26,8 +26,11 @@ from ..palette import PALETTE
 from ..widgets.cell import Cell
 from ..widgets.yaml_editor import KEY_LINE, YamlEditor, value_span, yaml_scalar
 
-SEV_STYLE = {"error": PALETTE.danger, "warning": PALETTE.warning, "info": PALETTE.muted}
 SEV_ICON = {"error": "✗", "warning": "!", "info": "·"}
+
+
+def _sev_style(severity: str) -> str:
+    return {"error": PALETTE.danger, "warning": PALETTE.warning}.get(severity, PALETTE.muted)
 PICKABLE = ("model_name_or_path", "adapter_name_or_path", "dataset", "eval_dataset", "deepspeed", "template")
 COMMANDS = tuple(COMMAND_GROUPS)
 
@@ -287,6 +290,16 @@ class EditorScreen(Screen):
         self._status()
         self._key_help()
 
+    def restyle(self) -> None:
+        """The theme changed: header, problems, status and key help carry palette colours."""
+        if not self._alive():
+            return
+        self._header()
+        if self.report is not None:
+            self._fill_problems(self.report)
+        self._status()
+        self._key_help()
+
     def _fill_problems(self, report: Report) -> None:
         ol = self.query_one("#problems", OptionList)
         keep = ol.highlighted
@@ -295,9 +308,9 @@ class EditorScreen(Screen):
         opts = []
         for f in self.findings_shown:
             t = Text()
-            t.append(f" {SEV_ICON[f.severity]} ", style=f"bold {SEV_STYLE[f.severity]}")
+            t.append(f" {SEV_ICON[f.severity]} ", style=f"bold {_sev_style(f.severity)}")
             t.append(f"{f.where():>7}  ", style=PALETTE.muted)
-            t.append(f.message, style=SEV_STYLE[f.severity] if f.severity != "info" else PALETTE.muted)
+            t.append(f.message, style=_sev_style(f.severity) if f.severity != "info" else PALETTE.muted)
             if f.hint:
                 t.append(f"  → {f.hint}", style=PALETTE.muted)
             opts.append(Option(t))
@@ -332,7 +345,7 @@ class EditorScreen(Screen):
             here = [f for f in self.report.findings if f.line == row + 1 and f.severity != "info"]
             if here:
                 f = here[0]
-                t.append(f"{SEV_ICON[f.severity]} {f.message}", style=SEV_STYLE[f.severity])
+                t.append(f"{SEV_ICON[f.severity]} {f.message}", style=_sev_style(f.severity))
                 if f.hint:
                     t.append(f"  → {f.hint}", style=PALETTE.muted)
             elif not self.report.findings:

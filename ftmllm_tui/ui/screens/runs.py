@@ -19,18 +19,16 @@ from ..palette import PALETTE
 from ..widgets.cell import Cell
 from ..widgets.fast_table import Col, FastTable
 
-STATE_STYLE = {"running": "bold #5fd75f", "starting": "#5fd75f", "finished": "#87afd7",
-               "failed": "bold #ff5f5f", "stopped": "#ffd75f", "lost": "bold #ff875f"}
 POLL_S = 2.0
 
 
 def run_cells(v: RunView, now: float) -> tuple[Text, ...]:
     r, s = v.status.record, v.status
-    state = Text(s.state, style=STATE_STYLE.get(s.state, ""))
+    state = Text(s.state, style=PALETTE.state(s.state))
     if v.stalled:
-        state.append(" stalled", style="bold #ff5f5f")
+        state.append(" stalled", style=PALETTE.state("stalled"))
     if s.orphaned:
-        state.append(" orphans", style="bold #ff875f")
+        state.append(" orphans", style=PALETTE.state("orphans"))
     if s.state == "failed" and s.exit_code is not None:
         state.append(f" ({s.exit_code})", style=PALETTE.muted)
     gpus = "cpu" if r.gpus is None else ",".join(map(str, r.gpus))
@@ -145,6 +143,10 @@ class RunsScreen(Screen):
         self._render_bar()
         self._render_detail()
 
+    def restyle(self) -> None:
+        """The theme changed: rebuild what carries palette colours."""
+        self._show(self.views, self._problems)
+
     def _render_bar(self) -> None:
         t = Text("Runs ", style="bold")
         counts: dict[str, int] = {}
@@ -153,7 +155,7 @@ class RunsScreen(Screen):
         t.append(f"{len(self.views)}")
         for state in ("running", "failed", "stopped", "lost"):
             if counts.get(state):
-                t.append(f"  {counts[state]} {state}", style=STATE_STYLE.get(state, ""))
+                t.append(f"  {counts[state]} {state}", style=PALETTE.state(state))
         if self.app.ctx.readonly:
             t.append("  READ-ONLY", style=f"bold {PALETTE.warning}")
         self.query_one("#runbar", Cell).show(t)

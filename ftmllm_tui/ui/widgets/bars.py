@@ -10,8 +10,9 @@ EIGHTHS = " ▏▎▍▌▋▊▉█"
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def level_bar(pct: float | None, width: int, colour: str, empty: str = PALETTE.bar_empty) -> Text:
+def level_bar(pct: float | None, width: int, colour: str, empty: str | None = None) -> Text:
     """A horizontal bar in eighths of a cell."""
+    empty = empty or PALETTE.bar_empty
     t = Text()
     if width <= 0:
         return t
@@ -30,12 +31,13 @@ def level_bar(pct: float | None, width: int, colour: str, empty: str = PALETTE.b
 
 
 def split_bar(parts: list[tuple[float, str]], total: float | None, width: int,
-              empty: str = PALETTE.bar_empty) -> Text:
+              empty: str | None = None) -> Text:
     """A bar of ``width`` cells split into coloured parts (value, style) of ``total``.
 
     Cell counts come from cumulative rounding, so parts never overflow and any part with a value
     gets at least one cell when there is room.
     """
+    empty = empty or PALETTE.bar_empty
     t = Text()
     if width <= 0:
         return t

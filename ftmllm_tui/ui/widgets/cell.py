@@ -13,6 +13,8 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..palette import PALETTE
+
 
 class Cell(Widget):
     """Shows a Text; ``show`` repaints only on change."""
@@ -74,6 +76,7 @@ class BuiltLine(Widget):
         width = self.content_size.width
         if width <= 0 or not self._data:
             return
+        self._generation = PALETTE.generation
         text = self.build(width, *self._data)
         if text != self._text:
             self._text = text
@@ -87,6 +90,8 @@ class BuiltLine(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips = None
+        if getattr(self, "_generation", PALETTE.generation) != PALETTE.generation:
+            self._rebuild()  # the theme changed: the text's colours come from the palette
 
     def render_line(self, y: int) -> Strip:
         """Line API: strips are made once per distinct text, not on every compositor pass."""

@@ -156,7 +156,7 @@ class GpuCard(BuiltLine):
         mem.append_text(fit(Text(mem_text(g)), 12, right=True))
         mem.append(" ")
         mem.append_text(spark(history, "mem", g.index, snapshot.t, window_s, width - mem.cell_len,
-                              colour="#5f87d7"))
+                              colour=PALETTE.memory_history))
         lines = [fit(util, width), fit(mem, width), fit(details_text(g), width),
                  fit(users_text(snapshot, g), width)]
         return Text("\n").join(lines)

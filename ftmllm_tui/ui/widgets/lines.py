@@ -55,10 +55,10 @@ class TitleBar(BuiltLine):
             if not snapshot.is_replay:
                 left.append(f" · {label}", style=PALETTE.muted)
             else:
-                right.append(" REPLAY ", style="bold black on #ffd75f")
+                right.append(" REPLAY ", style=PALETTE.badge_replay)
                 right.append(" ")
         if readonly:
-            right.append(" READ-ONLY ", style="bold black on #87afd7")
+            right.append(" READ-ONLY ", style=PALETTE.badge_readonly)
             right.append(" ")
         right.append(f"⟳{interval:g}s ", style=PALETTE.muted)
         right.append(f"◷{window_min}m ", style=PALETTE.muted)

@@ -16,9 +16,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..palette import PALETTE
+
 MAX_LINES = 200_000
-MATCH = Style(bgcolor="#ffd75f", color="black")
-CURRENT = Style(bgcolor="#ff8700", color="black", bold=True)
 
 
 class LogView(ScrollView, can_focus=True):
@@ -136,8 +136,8 @@ class LogView(ScrollView, can_focus=True):
             self._cache[i] = t
         if self.search:
             t = t.copy()
-            style = CURRENT if self.matches and self.current_match >= 0 and \
-                self.matches[self.current_match] == i else MATCH
+            style = Style.parse(PALETTE.search_current if self.matches and self.current_match >= 0 and
+                                self.matches[self.current_match] == i else PALETTE.search_match)
             t.highlight_words([self.search], style=style, case_sensitive=False)
         return t
 

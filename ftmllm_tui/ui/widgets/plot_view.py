@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ...core.plot import Chart
+from ..palette import PALETTE
 
-SERIES_COLOURS = ("#5fafff", "#ffaf5f", "#87d787", "#d787d7", "#ff5f87", "#d7d75f", "#5fd7d7", "#af87ff")
 
 
 def chart_text(chart: Chart, colours: list[str]) -> Text:
@@ -16,7 +16,7 @@ def chart_text(chart: Chart, colours: list[str]) -> Text:
         if i:
             t.append("\n")
         for text, owner in row:
-            t.append(text, style=colours[owner % len(colours)] if owner is not None else "#808080")
+            t.append(text, style=colours[owner % len(colours)] if owner is not None else PALETTE.muted)
     return t
 
 
@@ -27,7 +27,7 @@ class PlotView(Widget):
 
     def __init__(self, **kw):
         super().__init__(**kw)
-        self._text = Text("waiting for metrics…", style="#808080")
+        self._text = Text("waiting for metrics…", style=PALETTE.muted)
         self.key: tuple = ()  # what the current chart was made from (data version, size, options)
 
     @property
@@ -43,10 +43,10 @@ class PlotView(Widget):
             t.append("  ━━ ", style=c)
             t.append(name)
         if note:
-            t.append(f"  {note}", style="#808080")
+            t.append(f"  {note}", style=PALETTE.muted)
         t.append("\n")
         if chart is None:
-            t.append("no data yet", style="#808080")
+            t.append("no data yet", style=PALETTE.muted)
         else:
             t.append_text(chart_text(chart, colours))
         if t != self._text:

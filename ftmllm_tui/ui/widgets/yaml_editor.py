@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 from rich.style import Style
 from textual.widgets import TextArea
 
+from ..palette import PALETTE
+
 KEY_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z_][\w.-]*)\s*:(?P<rest>.*)$")
 PARTIAL_KEY = re.compile(r"^(?P<word>[A-Za-z_][\w]*)$")
-ERROR_STYLE = Style(underline=True, color="#ff5f5f", bold=True)
-WARNING_STYLE = Style(underline=True, color="#ffaf00")
 
 
 def value_span(line: str) -> tuple[int, int] | None:
@@ -67,10 +67,23 @@ class YamlEditor(TextArea):
         self.keys_for_completion: Callable[[], Sequence[str]] = lambda: ()
         self.choices_for: Callable[[str], Sequence[str]] = lambda key: ()
         self.language_error: str | None = None
+        self._ftm_theme = None
         try:
             self.language = "yaml"
         except Exception as exc:  # noqa: BLE001 - tree-sitter present without the grammar raises; plain text then
             self.language_error = f"YAML highlighting unavailable ({exc}); plain text"
+
+    def on_mount(self) -> None:
+        theme = getattr(self.app, "editor_theme", lambda: None)()
+        if theme is not None:
+            self.use_theme(theme)
+
+    def use_theme(self, theme) -> None:
+        """Syntax colours of the app's theme (a TextAreaTheme named ftm-<theme>)."""
+        self.register_theme(theme)
+        self.theme = theme.name
+        self._build_highlight_map()
+        self.refresh()
 
     # -- problems in place ----------------------------------------------------------------------
     def set_marks(self, marks: dict[int, list[tuple[int, int | None, str]]]) -> None:
@@ -85,8 +98,8 @@ class YamlEditor(TextArea):
         super()._build_highlight_map()
         theme = getattr(self, "_theme", None)
         if theme is not None:
-            theme.syntax_styles.setdefault("ftm.error", ERROR_STYLE)
-            theme.syntax_styles.setdefault("ftm.warning", WARNING_STYLE)
+            theme.syntax_styles.setdefault("ftm.error", Style.parse(PALETTE.editor_error))
+            theme.syntax_styles.setdefault("ftm.warning", Style.parse(PALETTE.editor_warning))
         for row, items in getattr(self, "_marks", {}).items():
             line = self.document.get_line(row) if row < self.document.line_count else ""
             enc = line.encode("utf-8")
