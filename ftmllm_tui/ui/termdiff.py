@@ -34,6 +34,75 @@ _ESCAPE = re.compile(
 
 _UNKNOWN = None  # a model cell we know nothing about: always repaint it
 
+# SGR attributes and the code that turns each off (22 ends both bold and dim)
+_OFF = {"1": "22", "2": "22", "3": "23", "4": "24", "21": "24", "5": "25", "6": "25", "7": "27", "8": "28",
+        "9": "29", "51": "54", "52": "54", "53": "55"}
+
+
+def _parse_sgr(params: str) -> tuple[str, str, str, frozenset[str]] | None:
+    """(fg, bg, underline colour, attributes) of a combined SGR parameter string; None if unusual."""
+    fg = bg = ul = ""
+    attrs: set[str] = set()
+    parts = params.split(";") if params else []
+    i = 0
+    while i < len(parts):
+        p = parts[i]
+        if p in ("38", "48", "58"):
+            if i + 1 < len(parts) and parts[i + 1] == "2" and i + 4 < len(parts):
+                val, i = ";".join(parts[i:i + 5]), i + 5
+            elif i + 1 < len(parts) and parts[i + 1] == "5" and i + 2 < len(parts):
+                val, i = ";".join(parts[i:i + 3]), i + 3
+            else:
+                return None
+            if p == "38":
+                fg = val
+            elif p == "48":
+                bg = val
+            else:
+                ul = val
+            continue
+        i += 1
+        if p in ("", "0"):
+            fg = bg = ul = ""
+            attrs.clear()
+        elif p.isdigit() and (30 <= int(p) <= 37 or 90 <= int(p) <= 97):
+            fg = p
+        elif p.isdigit() and (40 <= int(p) <= 47 or 100 <= int(p) <= 107):
+            bg = p
+        elif p == "39":
+            fg = ""
+        elif p == "49":
+            bg = ""
+        elif p == "59":
+            ul = ""
+        elif p in _OFF:
+            attrs.add(p)
+        elif p in _OFF.values():
+            attrs.difference_update(k for k, v in _OFF.items() if v == p)
+        else:
+            return None
+    return fg, bg, ul, frozenset(attrs)
+
+
+def sgr_delta(real: str, virtual: str) -> str:
+    """The shortest SGR sequence taking the terminal from style ``real`` to ``virtual``."""
+    full = f"\x1b[0;{virtual}m" if virtual else "\x1b[0m"
+    r, v = _parse_sgr(real), _parse_sgr(virtual)
+    if r is None or v is None:
+        return full
+    codes: list[str] = []
+    off = {_OFF[a] for a in r[3] - v[3]}
+    codes += sorted(off)
+    again = v[3] & r[3] & ({"1", "2"} if "22" in off else set())  # 22 also ended these
+    codes += sorted((v[3] - r[3]) | again)
+    for now, want, reset in ((r[0], v[0], "39"), (r[1], v[1], "49"), (r[2], v[2], "59")):
+        if now != want:
+            codes.append(want or reset)
+    if not codes:
+        return ""
+    delta = f"\x1b[{';'.join(codes)}m"
+    return delta if len(delta) < len(full) else full
+
 
 class ScreenDiffer:
     def __init__(self) -> None:
@@ -143,6 +212,7 @@ class ScreenDiffer:
                     else:
                         self.invalidate()
                 elif private and final in "hl" and ("1049" in params or "47" in params.split(";")):
+                    self._reset_style(emit)  # the other screen (the shell's) starts from plain text
                     emit(tok)
                     self.invalidate()
                 elif private or final in "nctu" or (final == "q" and inter):
@@ -161,6 +231,8 @@ class ScreenDiffer:
                 else:
                     emit(tok)
                 continue
+            if tok in ("\x1bc",):  # full reset
+                self._reset_style(emit)
             emit(tok)  # DCS and other escapes: pass through
             if tok in ("\x1bc",):  # full reset
                 self.invalidate()
@@ -170,9 +242,8 @@ class ScreenDiffer:
             # leave the cursor where Textual left it (the caret of an input) when it is visible
             if self._cursor_visible:
                 self._sync_cursor(emit)
-            if self._rsgr:
-                emit("\x1b[0m")
-                self._rsgr = ""
+            # the style is left as it is: the next frame's first change often needs the same
+            # background, and every write of ours sets what it needs (see sgr_delta)
             if self._rlink:
                 emit("\x1b]8;;\x1b\\")
                 self._rlink = ""
@@ -194,14 +265,33 @@ class ScreenDiffer:
         else:
             self._vsgr = f"{self._vsgr};{params}" if self._vsgr else params
 
+    def _reset_style(self, emit) -> None:
+        if self._rsgr != "":
+            emit("\x1b[0m")
+            self._rsgr = ""
+
     def _sync_cursor(self, emit) -> None:
         if self._rx != self._vx or self._ry != self._vy:
-            emit(f"\x1b[{self._vy + 1};{self._vx + 1}H")
+            move = f"\x1b[{self._vy + 1};{self._vx + 1}H"
+            if self._ry == self._vy and self._rx is not None:  # same row: the shortest relative move
+                dx = self._vx - self._rx
+                rel = (f"\x1b[{dx}C" if dx > 1 else "\x1b[C") if dx > 0 else (
+                    f"\x1b[{-dx}D" if dx < -1 else "\x1b[D")
+                cha = f"\x1b[{self._vx + 1}G"
+                move = min(move, rel, cha, key=len)
+            emit(move)
             self._rx, self._ry = self._vx, self._vy
+            # a move past the edge is clamped by the terminal: the column is then not what we asked
+            if (self.width is not None and self._vx >= self.width) or (
+                    self.height is not None and self._vy >= self.height):
+                self._rx = self._ry = None
 
     def _sync_style(self, emit) -> None:
         if self._rsgr != self._vsgr:
-            emit(f"\x1b[0;{self._vsgr}m" if self._vsgr else "\x1b[0m")
+            if self._rsgr is None:
+                emit(f"\x1b[0;{self._vsgr}m" if self._vsgr else "\x1b[0m")
+            else:
+                emit(sgr_delta(self._rsgr, self._vsgr))
             self._rsgr = self._vsgr
         if self._rlink != self._vlink:
             emit(self._vlink or "\x1b]8;;\x1b\\")

@@ -51,7 +51,8 @@ class Pair:
 
 
 STYLES = ["", "1", "2", "38;5;77", "38;5;203;48;5;233", "1;38;5;195;48;5;32", "7", "38;2;10;200;30",
-          "4;38;5;221"]
+          "4;38;5;221", "0;1;4;7", "3;9;48;2;18;18;18", "1;2;38;2;95;215;95;48;2;18;18;18", "5;31;42",
+          "38;2;95;215;95;48;2;18;18;18", "22", "27;39", "91;104", "1;3;4;5;7;9"]
 TEXT = st.text(alphabet="ab █▏·▁▇°│─╭日本", min_size=1, max_size=12)
 
 
@@ -76,7 +77,8 @@ def frames(draw, w=30, h=8):
                 used += cw
             parts.append(cut)
             x += used
-            parts.append("\x1b[0m")
+            if draw(st.integers(0, 3)):  # Textual resets after a segment; not always (sgr deltas)
+                parts.append("\x1b[0m")
             if x > w - 2:
                 break
         if draw(st.booleans()):
