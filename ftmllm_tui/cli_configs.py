@@ -12,7 +12,14 @@ COMMANDS = ("train", "chat", "webchat", "api", "export", "eval")
 
 
 def add_parsers(sub) -> None:
-    v = sub.add_parser("validate", help="check a LLaMA-Factory YAML config (exit 0 clean, 1 errors, 2 unreadable)")
+    v = sub.add_parser(
+        "validate", help="check a LLaMA-Factory YAML config (exit 0 clean, 1 errors, 2 unreadable)",
+        epilog="Prints FILE:LINE:COL: error|warning|info: message (and a hint) per finding, then a summary.\n"
+               "Warnings alone exit 0.\n\n"
+               "examples:\n"
+               "  ftmllm-tui validate configs/qwen2.5vl_lora_sft.yaml\n"
+               "  ftmllm-tui validate chat.yaml --command chat --lf-version 0.9.2\n"
+               "  ftmllm-tui validate sft.yaml --deep --json    (also LLaMA-Factory's own parser)")
     v.add_argument("config", help="the YAML file")
     v.add_argument("--deep", action="store_true",
                    help="also run LLaMA-Factory's own parser in the training environment (slow: imports it)")
@@ -21,7 +28,12 @@ def add_parsers(sub) -> None:
                    help="the llamafactory-cli sub-command the file is for (default: guessed from its keys)")
     v.add_argument("--lf-version", default=None, help="schema version (default: settings, then the training env)")
     v.add_argument("--workdir", default=None, help="where relative paths are resolved (default: current dir)")
-    e = sub.add_parser("edit", help="open a config in the editor (validated as you type, saved safely)")
+    e = sub.add_parser(
+        "edit", help="open a config in the editor (validated as you type, saved safely)",
+        epilog="The TUI's options (--theme, --ascii, --no-mouse, ...) go before the command.\n\n"
+               "examples:\n"
+               "  ftmllm-tui edit configs/qwen2.5vl_lora_sft.yaml\n"
+               "  ftmllm-tui --theme light edit new.yaml")
     e.add_argument("config", help="the YAML file (created on save if it does not exist)")
 
 

@@ -12,12 +12,21 @@ SERIES_COLOURS = ("#5fafff", "#ffaf5f", "#87d787", "#d787d7", "#ff5f87", "#d7d75
 
 
 def add_parsers(sub) -> None:
-    lg = sub.add_parser("logs", help="print a run's console log (or any log file); -f follows it")
+    lg = sub.add_parser(
+        "logs", help="print a run's console log (or any log file); -f follows it",
+        epilog="examples:\n"
+               "  ftmllm-tui logs gpu-proof -f\n"
+               "  ftmllm-tui logs saves/qwen-sft -n 200     (an output_dir: its running_log.txt)")
     lg.add_argument("ref", help="run id / prefix / name, output_dir, or a log file")
     lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines (Ctrl-C ends)")
     lg.add_argument("-n", "--lines", type=int, default=40, help="how many last lines first (default 40)")
 
-    pl = sub.add_parser("plot", help="chart of loss / eval_loss / lr as text (any terminal or file)")
+    pl = sub.add_parser(
+        "plot", help="chart of loss / eval_loss / lr as text (any terminal or file)",
+        epilog="examples:\n"
+               "  ftmllm-tui plot gpu-proof\n"
+               "  ftmllm-tui plot saves/try1 saves/try2 --metric eval_loss --smooth 0.6\n"
+               "  ftmllm-tui plot saves/try1/trainer_log.jsonl --log --last 1000 > loss.txt")
     pl.add_argument("refs", nargs="+", metavar="REF",
                     help="run, output_dir or trainer_log.jsonl; several: overlay their first metric")
     pl.add_argument("--metric", default=None, help="comma-separated series (default loss,eval_loss + lr)")

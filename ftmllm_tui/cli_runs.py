@@ -14,13 +14,23 @@ EXIT_OK, EXIT_BAD, EXIT_ENV = 0, 1, 2
 
 
 def add_parsers(sub) -> None:
-    la = sub.add_parser("launch", help="start a llamafactory-cli run in its own tmux session")
+    la = sub.add_parser(
+        "launch", help="start a llamafactory-cli run in its own tmux session",
+        epilog="The run id is the last line printed. Exit 1: a pre-flight check failed on the request; 2: this\n"
+               "machine lacks something (tmux, llamafactory-cli, free GPUs for --gpus auto).\n\n"
+               "examples:\n"
+               "  ftmllm-tui launch configs/qwen2.5vl_lora_sft.yaml --gpus auto:2\n"
+               "  ftmllm-tui launch sft.yaml --gpus 0,1 --set learning_rate=2.0e-5 --set output_dir=saves/try2\n"
+               "  ftmllm-tui launch chat.yaml --kind webchat --gpus 3\n"
+               "  ftmllm-tui launch sft.yaml --dry-run        (the command and the checks, nothing started)")
     la.add_argument("config", nargs="?", help="LLaMA-Factory YAML (not needed for webui)")
     la.add_argument("--kind", default="train",
                     choices=["train", "chat", "webchat", "webui", "export", "eval", "api", "swanlab"],
                     help="llamafactory-cli sub-command, or swanlab: serve the config's local SwanLab "
                          "logs (swanlab watch) on a free port")
-    la.add_argument("--gpus", default="auto", help="auto, auto:N, none, or indices like 0,1 (default auto)")
+    la.add_argument("--gpus", default="auto",
+                    help="auto (the freest GPU), auto:N (the N freest), none (CPU), or indices like 0,1 "
+                         "(default auto)")
     la.add_argument("--name", help="a name for the run (default: the config's file name)")
     la.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment (repeat)")
     la.add_argument("--allow-busy", action="store_true", help="start even on GPUs other users are on")
@@ -32,10 +42,23 @@ def add_parsers(sub) -> None:
                     help="skip the offline check of the config against LLaMA-Factory's arguments")
     la.add_argument("--dry-run", action="store_true", help="show the command and the checks, start nothing")
 
-    ru = sub.add_parser("runs", help="list runs (recorded and external)")
-    ru.add_argument("--json", action="store_true")
+    ru = sub.add_parser(
+        "runs", help="list runs (recorded and external)",
+        epilog="STATE ends in ! when a run is stalled (its trainer_log has not grown for runs.stall_minutes)\n"
+               "and in * when it is orphaned (its tmux session is gone, processes are left).\n\n"
+               "examples:\n"
+               "  ftmllm-tui runs\n"
+               "  ftmllm-tui runs --json | jq -r '.[] | select(.state == \"running\") | .id'")
+    ru.add_argument("--json", action="store_true",
+                    help="JSON: a list of runs (id, name, kind, state, gpus, pids, progress, ...)")
 
-    st = sub.add_parser("stop", help="stop a run: SIGINT to its launcher, then SIGTERM, then SIGKILL")
+    st = sub.add_parser(
+        "stop", help="stop a run: SIGINT to its launcher, then SIGTERM, then SIGKILL",
+        epilog="Every live process of the run is listed first and must be confirmed (--yes in scripts).\n"
+               "Exit 0 when every process is gone, 1 otherwise.\n\n"
+               "examples:\n"
+               "  ftmllm-tui stop 20261130-104159-gpu-proof\n"
+               "  ftmllm-tui stop gpu-proof --save --yes     (train runs: save the model first)")
     st.add_argument("run", help="run id, unique id prefix, or name")
     st.add_argument("--force", action="store_true", help="straight to SIGKILL (still verified)")
     st.add_argument("--save", action="store_true",

@@ -1,12 +1,17 @@
 """Typed settings with defaults, loaded from ``$XDG_CONFIG_HOME/ftmllm-tui/config.toml``.
 
 A missing file means defaults; a broken file means defaults plus a warning naming the file and the
-problem (never a crash). Unknown keys are reported, not silently ignored.
+problem (never a crash). Unknown keys, wrong types and values outside a key's choices are reported
+and replaced by the default, never silently ignored. ``read_settings`` also says where each value
+came from (for ``--print-config``); ``save_setting`` (in ``settings_write``, needs tomlkit) changes one
+key in the file and keeps the rest of it as the user wrote it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,10 @@ class Settings:
     history_window_min: int = 5  # sparkline window: 1, 5, 15 or 60
     mine_only: bool = False
     tree: bool = False
+    theme: str = "dark"  # "dark", "light", "high-contrast", "mono" or a user theme's name (checked by the UI)
+    ascii: str = "auto"  # ASCII glyphs instead of block/braille/box characters: "auto", "on", "off"
+    mouse: bool = True
+    colors: str = "auto"  # "auto" (Rich detects), "truecolor", "256", "16" (TEXTUAL_COLOR_SYSTEM)
     # [gpus]
     free_max_memory_mib: int = 1024  # a GPU with no process and at most this much used is free
     free_max_util_pct: int = 10
@@ -76,7 +85,7 @@ class Settings:
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "ui": ("refresh_interval", "history_window_min", "mine_only", "tree"),
+    "ui": ("refresh_interval", "history_window_min", "mine_only", "tree", "theme", "ascii", "mouse", "colors"),
     "gpus": ("free_max_memory_mib", "free_max_util_pct", "process_util_interval"),
     "runs": ("tmux_socket", "llamafactory_cli", "env", "pass_env", "stop_grace_s", "term_grace_s",
              "stall_minutes", "stop_and_save_timeout_s"),
@@ -84,19 +93,83 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def load_settings(path: Path | None = None) -> Settings:
+SECTION_OF: dict[str, str] = {key: section for section, keys in SECTIONS.items() for key in keys}
+ASCII_CHOICES = ("auto", "on", "off")
+COLOR_CHOICES = ("auto", "truecolor", "256", "16")
+CHOICES: dict[str, tuple[str, ...]] = {"ascii": ASCII_CHOICES, "colors": COLOR_CHOICES}
+# colors setting -> TEXTUAL_COLOR_SYSTEM (Rich's names); "auto" leaves the environment alone
+TEXTUAL_COLOR_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard"}
+DEFAULT = "default"  # the source of a value nobody set
+_DEFAULTS = Settings()
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def check_value(key: str, val: Any) -> Any:
+    """The value to store for ``key`` (TOML lists -> tuples, ...); ValueError says what is wrong."""
+    if key not in SECTION_OF:
+        raise ValueError("is not a setting")
+    want = type(getattr(_DEFAULTS, key))
+    if key == "env":
+        if isinstance(val, dict) and all(isinstance(k, str) and isinstance(v, (str, int, float))
+                                         for k, v in val.items()):
+            return tuple(sorted((k, str(v)) for k, v in val.items()))
+        if isinstance(val, (tuple, list)) and all(
+                isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in val):
+            return tuple(sorted((k, v) for k, v in val))
+        raise ValueError(f'should be a table of NAME = "value", got {val!r}')
+    if want is tuple:
+        if isinstance(val, (list, tuple)) and all(isinstance(v, str) for v in val):
+            return tuple(val)
+        raise ValueError(f"should be a list of strings, got {val!r}")
+    if key == "ascii" and isinstance(val, bool):  # ascii = true / false reads naturally too
+        val = "on" if val else "off"
+    if key == "colors" and isinstance(val, int) and not isinstance(val, bool) and str(val) in COLOR_CHOICES:
+        val = str(val)  # colors = 256
+    ok = isinstance(val, want) or (want is float and isinstance(val, int))
+    if isinstance(val, bool) and want is not bool:
+        ok = False
+    if not ok:
+        raise ValueError(f"should be {_TYPES[key]}, got {val!r}")
+    if key in CHOICES:
+        norm = val.strip().lower()
+        if norm not in CHOICES[key]:
+            raise ValueError(f"should be one of {', '.join(CHOICES[key])}, got {val!r}")
+        return norm
+    if key == "theme":
+        if not val.strip():
+            raise ValueError("should be a theme's name, got an empty string")
+        return val.strip()
+    return want(val)
+
+
+@dataclass
+class Loaded:
+    """Settings plus where each value came from: ``DEFAULT``, the config file's path, or what the
+    caller passed to ``override`` (a flag such as ``--theme``, an environment variable)."""
+
+    settings: Settings
+    path: Path
+    sources: dict[str, str]
+    exists: bool = False
+
+    def override(self, key: str, value: Any, source: str) -> Loaded:
+        """A copy with ``key`` set (checked like a file value: ValueError when it is wrong)."""
+        settings = replace(self.settings, **{key: check_value(key, value)}).clamp()
+        return Loaded(settings, self.path, {**self.sources, key: source}, self.exists)
+
+
+def read_settings(path: Path | None = None) -> Loaded:
     path = path or config_file()
+    sources = dict.fromkeys(SECTION_OF, DEFAULT)
     warnings: list[str] = []
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return Settings()
+        return Loaded(Settings(), path, sources)
     except (OSError, UnicodeDecodeError) as e:
-        return Settings(warnings=(f"{path}: cannot read ({e}); using defaults",))
+        return Loaded(Settings(warnings=(f"{path}: cannot read ({e}); using defaults",)), path, sources, True)
     except tomllib.TOMLDecodeError as e:
-        return Settings(warnings=(f"{path}: not valid TOML ({e}); using defaults",))
-    types = {f.name: f.type for f in fields(Settings)}
-    defaults = Settings()
+        return Loaded(Settings(warnings=(f"{path}: not valid TOML ({e}); using defaults",)), path, sources, True)
     values: dict[str, Any] = {}
     for section, raw in data.items():
         if section not in SECTIONS or not isinstance(raw, dict):
@@ -106,20 +179,80 @@ def load_settings(path: Path | None = None) -> Settings:
             if key not in SECTIONS[section]:
                 warnings.append(f"{path}: unknown key {section}.{key} ignored")
                 continue
-            want = type(getattr(defaults, key))
-            if key == "env" and isinstance(val, dict) and all(
-                    isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in val.items()):
-                values[key] = tuple(sorted((k, str(v)) for k, v in val.items()))
+            try:
+                values[key] = check_value(key, val)
+            except ValueError as e:
+                warnings.append(f"{path}: {section}.{key} {e}; using the default")
+                sources[key] = f"{DEFAULT} (the file's value is invalid)"
                 continue
-            if want is tuple and isinstance(val, list) and all(isinstance(v, str) for v in val):
-                values[key] = tuple(val)
-                continue
-            ok = isinstance(val, want) or (want is float and isinstance(val, int))
-            if isinstance(val, bool) and want is not bool:
-                ok = False
-            if not ok:
-                warnings.append(f"{path}: {section}.{key} should be {types[key]}, got {val!r}; "
-                                "using the default")
-                continue
-            values[key] = want(val)
-    return Settings(**values, warnings=tuple(warnings)).clamp()
+            sources[key] = str(path)
+    return Loaded(Settings(**values, warnings=tuple(warnings)).clamp(), path, sources, True)
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    return read_settings(path).settings
+
+
+def _is_utf8(codeset: str) -> bool:
+    return codeset.strip().lower().replace("-", "").replace("_", "") == "utf8"
+
+
+LOCALE_VARS = ("LC_ALL", "LC_CTYPE", "LANG")
+
+
+def startup_locale_environ() -> dict[str, str]:
+    """LC_ALL, LC_CTYPE and LANG as this process was given them.
+
+    Python coerces a C locale to C.UTF-8 as it starts (PEP 538) and writes LC_CTYPE=C.UTF-8 into
+    ``os.environ``, which would hide an explicit LANG=C; on Linux /proc/self/environ still holds the
+    environment the process was started with. Elsewhere: ``os.environ``.
+    """
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return {k: os.environ[k] for k in LOCALE_VARS if k in os.environ}
+    out: dict[str, str] = {}
+    for entry in raw.split(b"\0"):
+        name, sep, value = entry.partition(b"=")
+        key = name.decode("utf-8", "replace")
+        if sep and key in LOCALE_VARS:
+            out[key] = value.decode("utf-8", "replace")
+    return out
+
+
+def ascii_wanted(setting: str, environ: Mapping[str, str] | None = None, encoding: str | None = None) -> bool:
+    """Whether to draw with ASCII only, for the ``ui.ascii`` setting ("on", "off", "auto").
+
+    auto, POSIX rule: the first non-empty of LC_ALL, LC_CTYPE, LANG is the locale; ASCII when its
+    codeset is not UTF-8 ("C" and "POSIX" have none: ASCII; "en_US.UTF-8", "C.UTF-8" and macOS's
+    bare "UTF-8" are UTF-8). When none is set (common over SSH, which does not always forward
+    LANG), the terminal is assumed to be UTF-8 unless stdout's encoding (``encoding``) is not.
+    ``environ`` defaults to ``startup_locale_environ()``.
+    """
+    if setting == "on":
+        return True
+    if setting == "off":
+        return False
+    environ = startup_locale_environ() if environ is None else environ
+    for var in LOCALE_VARS:
+        value = environ.get(var, "")
+        if value:
+            name = value.split("@", 1)[0]
+            codeset = name.split(".", 1)[1] if "." in name else name
+            return not _is_utf8(codeset)
+    if encoding is None:
+        encoding = getattr(sys.stdout, "encoding", None) or ""
+    return not _is_utf8(encoding)
+
+
+def save_setting(section: str, key: str, value: Any, path: Path | None = None) -> None:
+    """Persist ``[section] key = value`` in the config file, keeping comments and the other keys;
+    see ``settings_write.save_setting``."""
+    from .settings_write import save_setting as save
+
+    save(section, key, value, path)
+
+
+def save_ui_setting(key: str, value: Any, path: Path | None = None) -> None:
+    """``save_setting("ui", key, value, path)``: e.g. ``save_ui_setting("theme", "light")``."""
+    save_setting("ui", key, value, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,99 @@ def test_free_gpu_rule_comes_from_settings(tmp_path):
     assert r.returncode == 0 and [g["free"] for g in json.loads(r.stdout)["gpus"]] == [False] * 8
     r = cli("snapshot", "--json", "--replay", str(DATA / "h200x8_synth.jsonl"))
     assert [g["index"] for g in json.loads(r.stdout)["gpus"] if g["free"]] == [4, 5, 6, 7]
+
+
+# --- TUI options: flags over settings, and what FtmApp is started with ------------------------
+
+def ui_options(argv, settings=None, environ=None, encoding="utf-8"):
+    from ftmllm_tui.cli import build_parser, resolve_ui_options
+    from ftmllm_tui.settings import Settings
+
+    return resolve_ui_options(build_parser().parse_args(argv), settings or Settings(),
+                              {"LANG": "en_US.UTF-8"} if environ is None else environ, encoding)
+
+
+def test_ui_options_default_from_settings():
+    from ftmllm_tui.cli import UiOptions
+    from ftmllm_tui.settings import Settings
+
+    assert ui_options([]) == UiOptions(theme="dark", ascii_mode=False, mouse=True, colors="auto")
+    s = Settings(theme="light", ascii="on", mouse=False, colors="16")
+    assert ui_options([], s) == UiOptions(theme="light", ascii_mode=True, mouse=False, colors="16")
+
+
+def test_ui_flags_override_settings():
+    from ftmllm_tui.settings import Settings
+
+    s = Settings(theme="light", ascii="on", mouse=False, colors="16")
+    o = ui_options(["--theme", "high-contrast", "--no-ascii", "--mouse", "--colors", "truecolor"], s)
+    assert (o.theme, o.ascii_mode, o.mouse, o.colors, o.color_system) == (
+        "high-contrast", False, True, "truecolor", "truecolor")
+    o = ui_options(["--ascii", "--no-mouse"], Settings(ascii="off"))
+    assert o.ascii_mode is True and o.mouse is False
+    assert ui_options(["edit", "x.yaml"], s).theme == "light"  # flags before a sub-command: edit too
+
+
+def test_ui_ascii_auto_follows_the_locale():
+    assert ui_options([], environ={"LANG": "C"}).ascii_mode is True
+    assert ui_options([], environ={"LC_ALL": "en_GB.UTF-8", "LANG": "C"}).ascii_mode is False
+    assert ui_options([], environ={}, encoding="ascii").ascii_mode is True
+    assert ui_options(["--no-ascii"], environ={"LANG": "C"}).ascii_mode is False
+
+
+@pytest.mark.parametrize("colors, want", [("auto", None), ("truecolor", "truecolor"), ("256", "256"),
+                                          ("16", "standard")])
+def test_colors_become_textual_color_system(colors, want):
+    from ftmllm_tui.cli import apply_color_system
+
+    o = ui_options(["--colors", colors])
+    env = {"TEXTUAL_COLOR_SYSTEM": "mine"}
+    apply_color_system(o, env)
+    assert o.color_system == want and env["TEXTUAL_COLOR_SYSTEM"] == (want or "mine")
+
+
+def test_tui_starts_the_app_with_the_resolved_options(monkeypatch):
+    """cmd_tui with a stand-in FtmApp: the keyword arguments and run(mouse=...) it gets."""
+    import ftmllm_tui.ui.app as app_module
+    from ftmllm_tui.cli import main
+    from ftmllm_tui.settings import config_file
+
+    calls = {}
+
+    class FakeApp:
+        return_code = None
+
+        def __init__(self, sampler, **kw):
+            calls["init"] = kw
+
+        def run(self, **kw):
+            calls["run"] = kw
+
+    monkeypatch.setattr(app_module, "FtmApp", FakeApp)
+    monkeypatch.setenv("FTMLLM_SPLASH", "0")
+    monkeypatch.setenv("LANG", "C")
+    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", "")  # so that it is restored after the test...
+    monkeypatch.delenv("TEXTUAL_COLOR_SYSTEM")  # ...and absent during it
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", textual.constants.COLOR_SYSTEM)  # restored after
+    config_file().parent.mkdir(parents=True, exist_ok=True)
+    config_file().write_text('[ui]\ntheme = "light"\nmouse = false\nascii = "off"\n')
+    assert main(["--replay", str(bundled_recording()), "--interval", "2"]) == 0
+    kw = calls["init"]
+    assert kw["theme"] == "light" and kw["ascii_mode"] is False and calls["run"] == {"mouse": False}
+    assert kw["settings"].refresh_interval == 2.0 and kw["settings"].theme == "light"
+    assert "TEXTUAL_COLOR_SYSTEM" not in os.environ
+
+    assert main(["--replay", str(bundled_recording()), "--theme", "high-contrast", "--ascii", "--mouse",
+                 "--colors", "16"]) == 0
+    assert (calls["init"]["theme"], calls["init"]["ascii_mode"], calls["run"]) == ("high-contrast", True,
+                                                                                   {"mouse": True})
+    assert os.environ["TEXTUAL_COLOR_SYSTEM"] == "standard" and textual.constants.COLOR_SYSTEM == "standard"
+
+
+def test_tui_bad_theme_flag_exits_2(capsys):
+    from ftmllm_tui.cli import main
+
+    assert main(["--theme", ""]) == 2
+    assert "--theme" in capsys.readouterr().err
