@@ -56,6 +56,7 @@ def _valid_style(value: Any) -> bool:
         return False
     try:
         Style.parse(value)
+        Style.parse(f"bold {value}")  # widgets compose "bold <colour>": "none" alone parses, this does not
     except Exception:  # noqa: BLE001 - rich raises StyleSyntaxError / ColorParseError
         return False
     return True

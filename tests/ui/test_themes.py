@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-BUILTIN = ("dark", "light", "high-contrast")
+BUILTIN = ("dark", "light", "high-contrast", "mono")
 XTERM_STEPS = (0x00, 0x5F, 0x87, 0xAF, 0xD7, 0xFF)
 XTERM_GREYS = tuple(8 + 10 * i for i in range(24))
 

@@ -42,14 +42,16 @@ class FastTable(ScrollView, can_focus=True):
     FastTable:focus > .fast-table--cursor { background: $block-cursor-background; }
     """
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("up", "cursor(-1)", "Up", show=False),  # j / k: only where k is not an action (VIM_KEYS)
+        Binding("down", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
         Binding("enter", "select", "Select", show=False),
     ]
+
+    VIM_KEYS = [Binding("k", "cursor(-1)", "Up", show=False), Binding("j", "cursor(1)", "Down", show=False)]
 
     class HeaderClicked(Message):
         def __init__(self, table: FastTable, column: str) -> None:
@@ -140,7 +142,9 @@ class FastTable(ScrollView, can_focus=True):
             elif pad > 0:
                 t.append(" " * pad)
             segs.append(Segment(" ", base))  # one space before each column
-            segs.extend(Segment(s.text, base + s.style if s.style else base)
+            # Text.render drops the Text's own style when it has no spans: apply it here
+            own = base + self.app.console.get_style(t.style) if t.style and not t.spans else base
+            segs.extend(Segment(s.text, own + s.style if s.style else own)
                         for s in t.render(self.app.console))
         return Strip(segs).simplify()
 
