@@ -403,41 +403,34 @@ class FtmApp(App):
             self.push_screen(HelpScreen(self.screen))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette: this view's own actions (from its bindings, so nothing is forgotten), then the
+        app's views and tools, then Textual's (theme picker replaced by ours)."""
+        from .screens.help import view_commands
+
+        seen: set[str] = set()
+        for title, help_text, run in view_commands(screen):
+            if title not in seen:
+                seen.add(title)
+                yield SystemCommand(title, help_text, run)
+        app_wide = [
+            ("Runs", "Launched jobs: state, progress, attach, stop (r on the GPU view)", self.open_runs),
+            ("Follow a run, output_dir or log…", "Live log, progress, loss and lr charts", self.open_follow),
+            ("Compare runs…", "Overlay loss curves and result metrics with deltas", self.open_compare),
+            ("Configs", "LLaMA-Factory YAML files: validate, edit, launch (c on the GPU view)", self.open_configs),
+        ]
+        if not self.ctx.readonly:
+            app_wide.append(("Launch a run", "llamafactory-cli train|chat|… in tmux (n)", self.open_launch))
+        app_wide.append(("Help", "Every key of this view (?)", self.action_help))
+        for title, help_text, cb in app_wide:
+            if title not in seen:
+                seen.add(title)
+                yield SystemCommand(title, help_text, cb)
         for cmd in super().get_system_commands(screen):
             if cmd.title == "Theme":
                 yield SystemCommand("Theme", f"Colours: {', '.join(self.themes.names)} (now {self.theme}; "
                                     "saved in the config file)", self.pick_theme)
-            else:
+            elif cmd.title not in seen:
                 yield cmd
-        home = self._home()
-        if home is None:
-            return
-        yield SystemCommand("Filter processes", "Filter by user, command, PID or run (/)",
-                            home.action_filter)
-        yield SystemCommand("Toggle mine only", "Show only my processes (m)", home.action_mine)
-        yield SystemCommand("Toggle tree view", "Group workers under their launcher (t)",
-                            home.action_tree)
-        yield SystemCommand("Sort by next column", "Cycle the sort column (s); S reverses",
-                            home.action_sort_next)
-        yield SystemCommand("Reverse sort order", "Reverse the sort (S)", home.action_sort_reverse)
-        yield SystemCommand("Cycle history window", "1 / 5 / 15 / 60 minutes (w)",
-                            home.action_window)
-        yield SystemCommand("Refresh faster", "Shorter refresh interval (+)", home.action_faster)
-        yield SystemCommand("Refresh slower", "Longer refresh interval (-)", home.action_slower)
-        yield SystemCommand("Cycle GPU layout", "auto / compact rows / cards (v)",
-                            home.action_layout)
-        yield SystemCommand("Runs", "Launched jobs: state, progress, attach, stop (r)", self.open_runs)
-        yield SystemCommand("Follow a run, output_dir or log…", "Live log, progress, loss and lr charts",
-                            self.open_follow)
-        yield SystemCommand("Compare runs…", "Overlay loss curves and result metrics with deltas",
-                            self.open_compare)
-        yield SystemCommand("Configs", "LLaMA-Factory YAML files: validate, edit, launch (c)", self.open_configs)
-        if not self.ctx.readonly:
-            yield SystemCommand("Launch a run", "llamafactory-cli train|chat|… in tmux (n)",
-                                self.open_launch)
-            yield SystemCommand("Signal processes", "SIGINT/SIGTERM/SIGKILL the selected or marked "
-                                "processes (k)", home.action_kill)
-        yield SystemCommand("Help", "Every key of this view (?)", self.action_help)
 
     def on_unmount(self) -> None:
         if self._timer is not None:

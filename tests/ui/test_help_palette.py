@@ -1,0 +1,92 @@
+"""`?` lists every key that works in the view underneath (and not the ones that don't), and the command
+palette offers the current view's own actions: home, configs, editor, detail."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from ftmllm_tui.ui.screens.configs import ConfigsScreen
+from ftmllm_tui.ui.screens.detail import RunDetailScreen
+from ftmllm_tui.ui.screens.editor import EditorScreen
+from ftmllm_tui.ui.screens.help import HelpScreen, NAVIGATION, view_commands, view_keys
+from ftmllm_tui.ui.screens.home import HomeScreen
+
+from .conftest import make_app
+from .test_detail import out as out  # noqa: F401 - fixture
+from .test_detail import until
+from .test_editor import app_for, env as env  # noqa: F401 - fixture
+from tests.conftest import FakeClock
+
+
+def _own_actions(screen_cls) -> list[Binding]:
+    return [b for b in screen_cls.BINDINGS if isinstance(b, Binding)
+            and not b.action.split("(")[0].split(".")[-1].startswith(NAVIGATION)]
+
+
+async def _check_view(app, pilot, screen_cls, title: str, absent_keys=()):
+    assert isinstance(app.screen, screen_cls)
+    keys = view_keys(app.screen)
+    texts = {r.text for r in keys}
+    for b in screen_cls.BINDINGS:
+        assert (b.tooltip or b.description) in texts, (screen_cls.__name__, b.key)
+    labels = {k for r in keys for k in r.keys}
+    for k in absent_keys:
+        assert k not in labels, (screen_cls.__name__, k)
+    cmds = {t for t, _h, _cb in view_commands(app.screen)}
+    for b in _own_actions(screen_cls):
+        assert any((b.tooltip or b.description) == t or b.description == t for t in cmds), (screen_cls.__name__,
+                                                                                            b.key)
+    app.action_help()
+    await pilot.pause(0.2)
+    help_screen = app.screen
+    assert isinstance(help_screen, HelpScreen)
+    assert title in help_screen.query_one("VerticalScroll").border_title
+    await pilot.press("escape")
+    await pilot.pause()
+    assert isinstance(app.screen, screen_cls)
+
+
+async def test_home_help_and_palette():
+    clock = FakeClock()
+    app = make_app(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.ingest(app.sampler.sample())
+        await pilot.pause()
+        await _check_view(app, pilot, HomeScreen, "GPUs & processes")
+        # the palette opened here lists the home actions and runs them
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert "Show only my processes (toggle)" in titles and "Theme" in titles
+
+
+async def test_editor_help_has_no_keys_the_text_area_eats(env):
+    tmp, cfg = env
+    app = app_for(cfg)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, EditorScreen) and app.screen.report is not None)
+        app.screen.query_one("YamlEditor").focus()
+        await pilot.pause()
+        # q and ? type text in the editor: the help must not promise them
+        await _check_view(app, pilot, EditorScreen, "Config editor", absent_keys=("q", "?"))
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert any("Validate, show the diff, save" in t for t in titles)
+        assert "Show only my processes (toggle)" not in titles  # home actions only on the home view
+
+
+async def test_configs_help_and_palette(env):
+    tmp, cfg = env
+    app = app_for(cfg)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, EditorScreen))
+        app.screen.action_close()
+        await pilot.pause()
+        app.open_configs()
+        await until(pilot, lambda: isinstance(app.screen, ConfigsScreen))
+        await _check_view(app, pilot, ConfigsScreen, "Configs")
+
+
+async def test_detail_help_and_palette(out):  # noqa: F811
+    clock = FakeClock()
+    app = make_app(clock, open_ref=str(out))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunDetailScreen))
+        await _check_view(app, pilot, RunDetailScreen, getattr(RunDetailScreen, "HELP_TITLE", "GPUs"))
