@@ -52,7 +52,7 @@ class FtmApp(App):
     TITLE = "ftmllm-tui"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("q", "quit", "Quit", tooltip="Quit"),
+        Binding("q", "quit", "Quit", show=False, tooltip="Quit (asks first when an editor has unsaved edits)"),
         Binding("question_mark", "help", "Help", tooltip="This help"),
         Binding("ctrl+c", "ctrl_c", "Quit", show=False, priority=True),
     ]

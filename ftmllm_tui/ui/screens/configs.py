@@ -88,7 +88,7 @@ class ConfigsScreen(Screen):
     HELP_TITLE = "Configs"
     HELP_EXTRA = [("type in the filter", "matches the file name and folder")]
     BINDINGS = [
-        Binding("enter", "edit", "Edit", tooltip="Open in the config editor"),
+        Binding("enter", "edit", "Edit", priority=True, tooltip="Open in the config editor"),
         Binding("e", "external", "$EDITOR", tooltip="Open in $EDITOR (the TUI is suspended)"),
         Binding("l", "launch", "Launch", tooltip="Launch this config"),
         Binding("n", "new", "New", tooltip="A new config file"),
@@ -212,6 +212,9 @@ class ConfigsScreen(Screen):
         self.action_edit()
 
     def action_edit(self) -> None:
+        if self.query_one("#cfilter", Input).has_focus:  # Enter in the filter: to the list
+            self.query_one(DataTable).focus()
+            return
         e = self.selected()
         if e is not None:
             self.app.open_editor(e.path, example=e.source == "example")

@@ -45,10 +45,10 @@ class HomeScreen(Screen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", tooltip="Filter processes by user, command, PID or run"),
         Binding("m", "mine", "Mine", tooltip="Show only my processes (toggle)"),
-        Binding("t", "tree", "Tree", tooltip="Group workers under their launcher (toggle)"),
+        Binding("t", "tree", "Tree", show=False, tooltip="Group workers under their launcher (toggle)"),
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
         Binding("S", "sort_reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
-        Binding("w", "window", "Window", tooltip="History window: 1, 5, 15, 60 minutes"),
+        Binding("w", "window", "Window", show=False, tooltip="History window: 1, 5, 15, 60 minutes"),
         Binding("plus,equals_sign", "faster", "Faster", show=False, key_display="+",
                 tooltip="Refresh faster (down to 0.5 s)"),
         Binding("minus", "slower", "Slower", show=False, key_display="-",
