@@ -241,3 +241,32 @@ async def test_readonly_badge_and_settings_warnings(clock):
         await feed(app, pilot, clock)
         assert "READ-ONLY" in app.screen.query_one(TitleBar).text.plain
         assert any("unknown key x" in str(n.message) for n in app._notifications)
+
+
+async def test_cards_never_push_the_process_table_away(clock):
+    app = make_app(clock, DATA / "h200x8_synth.jsonl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(app, pilot, clock)
+        await pilot.press("v", "v")  # auto -> compact -> cards: 8 cards cannot fit 24 rows
+        await pilot.pause()
+        assert app.screen.layout_pref == "cards"
+        assert not app.screen.query(GpuCard) and len(app.screen.query(GpuRow)) == 8
+        assert any("do not fit" in str(n.message) for n in app._notifications)
+        assert app.screen.query_one(ProcessTable).region.height >= 4
+    app = make_app(clock)  # 2 GPUs: cards fit at 80x30 when asked for
+    async with app.run_test(size=(80, 30)) as pilot:
+        await feed(app, pilot, clock)
+        await pilot.press("v", "v")
+        await pilot.pause()
+        assert len(app.screen.query(GpuCard)) == 2
+        assert app.screen.query_one(ProcessTable).region.height >= 4
+
+
+async def test_wide_terminal_grows_the_bars(clock):
+    app = make_app(clock)
+    async with app.run_test(size=(300, 80)) as pilot:
+        await feed(app, pilot, clock)
+        await pilot.press("v")  # compact rows at 300 columns
+        await pilot.pause()
+        row = app.screen.query(GpuRow).first()
+        assert row.text.plain.count("█") + row.text.plain.count("·") > 60  # util + memory bars, not 22 cells

@@ -36,8 +36,8 @@ def choose_layout(pref: str, width: int, height: int, n_gpus: int) -> tuple[str,
     columns = 2 if width >= 160 and n_gpus > 1 else 1
     rows = -(-n_gpus // columns)
     fits = width >= 100 and height - RESERVED_ROWS >= rows * CARD_HEIGHT
-    if pref == "cards" or fits:
-        return "cards", columns
+    if fits or (pref == "cards" and height - RESERVED_ROWS >= rows * CARD_HEIGHT):
+        return "cards", columns  # asked for: also narrower than 100 columns, never over the process table
     return "compact", 1
 
 
@@ -256,6 +256,12 @@ class HomeScreen(Screen):
 
     def action_layout(self) -> None:
         self.layout_pref = LAYOUTS[(LAYOUTS.index(self.layout_pref) + 1) % len(LAYOUTS)]
-        self.notify(f"GPU layout: {self.layout_pref}", timeout=2)
+        msg = f"GPU layout: {self.layout_pref}"
+        if self._last is not None and self.layout_pref == "cards":
+            mode, _ = choose_layout("cards", self.size.width, self.size.height, len(self._last.gpus))
+            if mode != "cards":
+                msg += f" — {len(self._last.gpus)} cards do not fit {self.size.width}×{self.size.height} with the " \
+                       "process table; compact rows until the terminal is taller"
+        self.notify(msg, timeout=4)
         if self._last is not None:
             self.show(self._last, self.app.history)

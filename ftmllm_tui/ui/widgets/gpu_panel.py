@@ -59,6 +59,11 @@ def index_text(g: GpuReading, free: bool) -> Text:
     return Text(f"{g.index:>2}", style=f"bold {PALETTE.free}" if free else "bold")
 
 
+def bar_growth(width: int, base: int) -> int:
+    """Extra bar cells beyond ``base`` columns: a quarter of the extra width, at most 30."""
+    return max(0, min(30, (width - base) // 4))
+
+
 def fit(t: Text, width: int, right: bool = False) -> Text:
     """Exactly ``width`` cells: cut with an ellipsis, or padded (left when ``right``)."""
     t = t.copy()
@@ -98,10 +103,11 @@ class GpuRow(BuiltLine):
         if g.error:
             t.append(f"unreadable: {g.error}", style=PALETTE.danger)
             return fit(t, width)
-        t.append_text(level_bar(g.utilization_pct, 10, PALETTE.level(g.utilization_pct)))
+        grow = bar_growth(width, 100)  # wide terminals: longer bars, not just a longer sparkline
+        t.append_text(level_bar(g.utilization_pct, 10 + grow, PALETTE.level(g.utilization_pct)))
         t.append_text(fit(util_text(g), 5, right=True))
         t.append(" ")
-        t.append_text(split_bar(mem_parts(snapshot, g), g.memory_total_bytes, 12))
+        t.append_text(split_bar(mem_parts(snapshot, g), g.memory_total_bytes, 12 + grow))
         t.append_text(fit(Text(mem_text(g)), 11, right=True))
         t.append_text(fit(temp_text(g), 5, right=True))
         t.append_text(fit(power_text(g), 10, right=True))
@@ -146,13 +152,14 @@ class GpuCard(BuiltLine):
               window_s: int) -> Text:
         if g.error:
             return fit(Text(f"unreadable: {g.error}", style=PALETTE.danger), width)
+        grow = bar_growth(width, 90)
         util = Text("UTIL ", style=PALETTE.muted)
-        util.append_text(level_bar(g.utilization_pct, 20, PALETTE.level(g.utilization_pct)))
+        util.append_text(level_bar(g.utilization_pct, 20 + grow, PALETTE.level(g.utilization_pct)))
         util.append_text(fit(util_text(g), 6, right=True))
         util.append(" ")
         util.append_text(spark(history, "util", g.index, snapshot.t, window_s, width - util.cell_len))
         mem = Text("MEM  ", style=PALETTE.muted)
-        mem.append_text(split_bar(mem_parts(snapshot, g), g.memory_total_bytes, 20))
+        mem.append_text(split_bar(mem_parts(snapshot, g), g.memory_total_bytes, 20 + grow))
         mem.append_text(fit(Text(mem_text(g)), 12, right=True))
         mem.append(" ")
         mem.append_text(spark(history, "mem", g.index, snapshot.t, window_s, width - mem.cell_len,
