@@ -143,6 +143,79 @@ async def test_external_change_gives_conflict_dialog_then_overwrite(env):
         assert any(b.read_text() == theirs for b in backups)  # their version kept
 
 
+async def _into_conflict(app, pilot, cfg):
+    """Type an edit, change the file on disk, save: the conflict dialog over the editor."""
+    scr = await editor(app, pilot)
+    ed = scr.query_one("#ed")
+    ed.move_cursor((0, 0))
+    await pilot.press(*"# mine", "enter")
+    theirs = cfg.read_text().replace("do_train: true", "do_train: false")
+    cfg.write_text(theirs)
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: isinstance(app.screen, SaveScreen))
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, ConflictScreen))
+    return scr, theirs
+
+
+@pytest.mark.parametrize("how", ["enter", "click", "escape"])
+async def test_conflict_cancel_keeps_the_editor_and_the_edits(env, how):
+    _tmp, cfg = env
+    app = app_for(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr, theirs = await _into_conflict(app, pilot, cfg)
+        if how == "click":
+            await pilot.click("#cancel")
+        else:
+            await pilot.press(how)  # Enter: on Cancel, the default
+        await until(pilot, lambda: app.screen is scr)
+        await pilot.pause(0.3)
+        assert app.screen is scr and scr in app.screen_stack
+        assert scr.text.startswith("# mine") and scr.modified
+        assert cfg.read_text() == theirs
+
+
+async def test_conflict_reload_takes_the_disk_version(env):
+    _tmp, cfg = env
+    app = app_for(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr, theirs = await _into_conflict(app, pilot, cfg)
+        await pilot.click("#reload")
+        await until(pilot, lambda: app.screen is scr and scr.text == theirs)
+        await pilot.pause(0.3)
+        assert app.screen is scr and not scr.modified and cfg.read_text() == theirs
+
+
+async def test_conflict_overwrite_writes_and_stays_in_the_editor(env):
+    _tmp, cfg = env
+    app = app_for(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr, _theirs = await _into_conflict(app, pilot, cfg)
+        await pilot.click("#overwrite")
+        await until(pilot, lambda: cfg.read_text().startswith("# mine"))
+        await pilot.pause(0.3)
+        assert app.screen is scr and not scr.modified
+
+
+async def test_conflict_diff_shows_the_difference(env):
+    _tmp, cfg = env
+    app = app_for(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr, theirs = await _into_conflict(app, pilot, cfg)
+        dialog = app.screen
+        await pilot.click("#diff-btn")
+        await pilot.pause(0.2)
+        assert app.screen is dialog  # still asking
+        assert dialog.query_one("#diff").display and dialog.query_one("#diffbox").region.height > 0
+        shown = str(dialog.query_one("#diff").render())
+        assert "-do_train: false" in shown and "+# mine" in shown
+        for b in dialog.query(Button):  # the buttons stay on screen under the diff
+            assert dialog.region.contains_region(b.region) and b.region.height == 1
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is scr)
+        assert scr.text.startswith("# mine") and cfg.read_text() == theirs
+
+
 async def test_unmodified_buffer_reloads_external_change(env):
     _tmp, cfg = env
     app = app_for(cfg)

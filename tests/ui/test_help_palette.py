@@ -90,3 +90,22 @@ async def test_detail_help_and_palette(out):  # noqa: F811
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunDetailScreen))
         await _check_view(app, pilot, RunDetailScreen, getattr(RunDetailScreen, "HELP_TITLE", "GPUs"))
+
+
+async def test_editor_at_80x24_problems_shrink_and_key_help_toggles(env):
+    tmp, cfg = env
+    app = app_for(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, EditorScreen) and app.screen.report is not None)
+        ed = app.screen
+        box = ed.query_one("#keyhelp-box")
+        assert not box.display or box.region.width == 0  # narrow: hidden by default
+        problems = ed.query_one("#problems")
+        assert problems.region.height <= 3  # a clean file: one line, not a 7-row box
+        assert ed.query_one("YamlEditor").region.height >= 16
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert box.region.width > 0
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert box.region.width == 0

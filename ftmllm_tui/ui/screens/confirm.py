@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -13,9 +14,10 @@ class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 70; max-width: 95%; height: auto; border: round $warning;
+    ConfirmScreen > #dlg { width: 70; max-width: 100%; height: auto; max-height: 100%; border: round $warning;
         background: $surface; padding: 1 2; }
-    ConfirmScreen Horizontal { height: 1; margin-top: 1; }
+    ConfirmScreen #body { height: auto; max-height: 100%; }
+    ConfirmScreen #buttons { dock: bottom; height: 2; padding-top: 1; }
     ConfirmScreen Button { margin-right: 2; }
     """
 
@@ -24,11 +26,12 @@ class ConfirmScreen(ModalScreen[bool]):
         self.title_text, self.body, self.yes, self.danger = title, body, yes, danger
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(f"[b]{self.title_text}[/b]")
-            if self.body:
-                yield Static(self.body)
-            with Horizontal():
+        with Vertical(id="dlg"):
+            with VerticalScroll(id="body"):  # a long body scrolls; the buttons are docked below it
+                yield Static(Text(self.title_text, style="bold"))  # plain text: a YAML error may hold [/x]
+                if self.body:
+                    yield Static(Text(self.body))
+            with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary", compact=True)
                 yield Button(self.yes, compact=True, id="yes", variant="error" if self.danger else "success")
 
@@ -48,7 +51,7 @@ class PromptScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     PromptScreen { align: center middle; }
-    PromptScreen > Vertical { width: 90; max-width: 98%; height: auto; border: round $accent;
+    PromptScreen > Vertical { width: 90; max-width: 100%; height: auto; max-height: 100%; border: round $accent;
         background: $surface; padding: 0 1; }
     """
 
@@ -60,7 +63,7 @@ class PromptScreen(ModalScreen[str | None]):
         from textual.widgets import Input
 
         with Vertical():
-            yield Static(f"[b]{self.title_text}[/b]")
+            yield Static(Text(self.title_text, style="bold"))
             yield Input(self.value, placeholder=self.placeholder, id="prompt")
 
     def on_input_submitted(self, event) -> None:

@@ -27,14 +27,21 @@ def diff_text(diff: str, limit: int = 400) -> Text:
 
 
 class _DiffDialog(ModalScreen[str | None]):
+    """A summary at the top, the buttons at the bottom (both docked: always on screen), the diff scrolls between.
+
+    One Button.Pressed handler for the whole family: subclasses override ``chosen``, never define
+    ``on_button_pressed`` again (Textual would call both, and dismiss twice: the second one closes the screen
+    underneath, e.g. the editor)."""
+
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     _DiffDialog { align: center middle; }
-    _DiffDialog > Vertical { width: 120; max-width: 98%; height: auto; max-height: 90%;
+    _DiffDialog > #dlg { width: 120; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1; }
-    _DiffDialog VerticalScroll { height: auto; max-height: 30; }
-    _DiffDialog #summary { margin-bottom: 1; }
-    _DiffDialog Horizontal { height: 1; margin-top: 1; }
+    _DiffDialog #head { dock: top; height: auto; }
+    _DiffDialog #diffbox { height: auto; max-height: 100%; }
+    _DiffDialog #diff { margin-top: 1; }
+    _DiffDialog #buttons { dock: bottom; height: 2; padding-top: 1; }
     _DiffDialog Button { margin-right: 2; }
     """
 
@@ -42,7 +49,11 @@ class _DiffDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+        event.stop()
+        self.chosen(event.button.id or "")
+
+    def chosen(self, button_id: str) -> None:
+        self.dismiss(None if button_id == "cancel" else button_id)
 
 
 class SaveScreen(_DiffDialog):
@@ -53,13 +64,15 @@ class SaveScreen(_DiffDialog):
         self.name_text, self.diff, self.summary = name, diff, summary
 
     def compose(self) -> ComposeResult:
-        with Vertical() as v:
+        with Vertical(id="dlg") as v:
             v.border_title = f"Save {self.name_text}"
             v.border_subtitle = "Enter saves · Esc cancels"
-            yield Static(self.summary, id="summary")
-            with VerticalScroll():
-                yield Static(diff_text(self.diff) if self.diff else Text("(new file)", style=PALETTE.muted))
-            with Horizontal():
+            with Vertical(id="head"):
+                yield Static(self.summary, id="summary")
+            with VerticalScroll(id="diffbox"):
+                yield Static(diff_text(self.diff) if self.diff else Text("(new file)", style=PALETTE.muted),
+                             id="diff")
+            with Horizontal(id="buttons"):
                 yield Button("Save", id="save", variant="success", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
@@ -75,17 +88,19 @@ class ConflictScreen(_DiffDialog):
         self.name_text, self.diff, self.deleted = name, diff, deleted
 
     def compose(self) -> ComposeResult:
-        with Vertical() as v:
+        with Vertical(id="dlg") as v:
             v.border_title = f"{self.name_text} changed on disk"
             v.border_subtitle = "Esc cancels (nothing is lost)"
             what = "was deleted" if self.deleted else "was changed by someone or something else"
-            yield Static(Text.assemble((f"{self.name_text} {what} since you opened it.\n", "bold"),
-                                       ("Reload: take the file on disk and drop your edits · Overwrite: replace "
-                                        "it with yours (the disk version goes to the backups) · Diff: see the "
-                                        "difference (- on disk, + yours).", PALETTE.muted)), id="summary")
+            with Vertical(id="head"):
+                yield Static(Text.assemble((f"{self.name_text} {what} since you opened it.\n", "bold"),
+                                           ("Reload: take the file on disk and drop your edits · Overwrite: "
+                                            "replace it with yours (the disk version goes to the backups) · "
+                                            "Diff: see the difference (- on disk, + yours).", PALETTE.muted)),
+                             id="summary")
             with VerticalScroll(id="diffbox"):
                 yield Static("", id="diff")
-            with Horizontal():
+            with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary", compact=True)
                 yield Button("Diff", id="diff-btn", compact=True)
                 yield Button("Reload", id="reload", variant="warning", compact=True)
@@ -93,12 +108,14 @@ class ConflictScreen(_DiffDialog):
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
-        self.query_one("#diffbox").display = False
+        # the box stays (empty, 0 rows): a dialog of docked parts only would not size itself
+        self.query_one("#diff").display = False
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "diff-btn":
-            box = self.query_one("#diffbox")
-            box.display = not box.display
-            self.query_one("#diff", Static).update(diff_text(self.diff) if self.diff else "(no difference)")
+    def chosen(self, button_id: str) -> None:
+        if button_id == "diff-btn":  # show / hide the difference; the dialog stays
+            diff = self.query_one("#diff", Static)
+            diff.display = not diff.display
+            diff.update(diff_text(self.diff) if self.diff else "(no difference)")
+            self.query_one("#diff-btn", Button).label = "Hide diff" if diff.display else "Diff"
             return
-        super().on_button_pressed(event)
+        super().chosen(button_id)

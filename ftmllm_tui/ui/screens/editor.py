@@ -55,12 +55,15 @@ class EditorScreen(Screen):
         Binding("f3", "find_next", "Next", show=False, tooltip="Next match"),
         Binding("ctrl+n", "complete", "Complete", show=False, tooltip="List keys (or choices) that fit here"),
         Binding("f2", "pick", "Pick", tooltip="Pick a value: model, adapter, dataset, DeepSpeed, template"),
-        Binding("f4", "cycle_command", "As", show=False, tooltip="Validate as train / chat / webchat / api / export / eval"),
+        Binding("f4", "cycle_command", "As", show=False,
+                tooltip="Validate as train / chat / webchat / api / export / eval"),
         Binding("f5", "launch", "Launch", tooltip="Launch this config (save first), with one-off overrides"),
         Binding("f8", "deep", "Deep", tooltip="Run LLaMA-Factory's own parser in the training env"),
         Binding("f9", "backups", "Backups", show=False, tooltip="Previous versions of this file: diff or restore"),
         Binding("ctrl+o", "external", "$EDITOR", show=False, tooltip="Open in $EDITOR (the TUI is suspended)"),
         Binding("f10", "problems", "Problems", show=False, tooltip="Focus the problems list"),
+        Binding("ctrl+t", "toggle_keyhelp", "Key help", show=False,
+                tooltip="Show / hide the panel about the key under the cursor (hidden below 100 columns)"),
         Binding("f1", "app.help", "Help", tooltip="This help"),
         Binding("escape", "close", "Close", priority=True, tooltip="Close (asks when there are unsaved edits)"),
     ]
@@ -69,8 +72,9 @@ class EditorScreen(Screen):
     EditorScreen #edbody { height: 1fr; }
     EditorScreen YamlEditor, EditorScreen YamlEditor:focus { width: 1fr; border: none; padding: 0; }
     EditorScreen #keyhelp-box { width: 46; border-left: solid $primary-darken-2; padding: 0 1; }
-    EditorScreen.narrow #keyhelp-box { display: none; }
-    EditorScreen #problems { height: 7; border: none; border-top: hkey $primary-darken-2; padding: 0; }
+    EditorScreen.no-keyhelp #keyhelp-box { display: none; }
+    EditorScreen #problems { height: auto; max-height: 7; border: none; border-top: hkey $primary-darken-2;
+        padding: 0; }
     EditorScreen #edstatus { height: 1; }
     EditorScreen #find { display: none; }
     EditorScreen #find.open { display: block; }
@@ -93,6 +97,7 @@ class EditorScreen(Screen):
         self._debounce: Timer | None = None
         self._find_from = (0, 0)
         self.workdir = Path.cwd()
+        self.keyhelp_wanted: bool | None = None  # the key help panel: None = shown when 100+ columns wide
 
     # -- building --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -163,7 +168,12 @@ class EditorScreen(Screen):
         self._apply_width()
 
     def _apply_width(self) -> None:
-        self.set_class(self.size.width < 100, "narrow")
+        show = self.size.width >= 100 if self.keyhelp_wanted is None else self.keyhelp_wanted
+        self.set_class(not show, "no-keyhelp")
+
+    def action_toggle_keyhelp(self) -> None:
+        self.keyhelp_wanted = self.has_class("no-keyhelp")
+        self._apply_width()
 
     @work(thread=True, exclusive=True, group="schema")
     def _pick_schema(self) -> None:

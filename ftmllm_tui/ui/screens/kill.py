@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -42,15 +42,31 @@ def plan_for(picked: list[tuple[int, float | None, tuple[int, ...], int | None]]
     return Plan(plan.targets, plan.refused + tuple(refused))
 
 
+def plural(n: int) -> str:
+    return f"{n} process{'es' if n != 1 else ''}"
+
+
+def kill_title(plan: Plan | None, picked: int) -> str:
+    """What the buttons will signal: refused processes are listed, never counted as targets."""
+    if plan is None:
+        return f"Signal processes: checking {plural(picked)}…"
+    if not plan.targets:
+        return "Nothing to signal" + (f" · {len(plan.refused)} refused" if plan.refused else "")
+    return f"Signal {plural(len(plan.targets))}" + (f" · {len(plan.refused)} refused" if plan.refused else "")
+
+
 class KillScreen(ModalScreen):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # the buttons (and the as-root input) are docked at the bottom: always on screen; the list scrolls
     DEFAULT_CSS = """
     KillScreen { align: center middle; }
-    KillScreen > Vertical { width: 110; max-width: 98%; height: auto; max-height: 90%;
+    KillScreen > #dlg { width: 75%; min-width: 110; max-width: 100%; height: auto; max-height: 100%;
         border: round $error; background: $surface; padding: 0 1; }
-    KillScreen Horizontal { height: 1; margin-top: 1; }
+    KillScreen #targetbox { height: auto; max-height: 100%; }
+    KillScreen #foot { dock: bottom; height: auto; }
+    KillScreen #buttons { height: 1; margin-top: 1; }
     KillScreen Button { margin-right: 2; }
-    KillScreen #others { display: none; }
+    KillScreen #others { display: none; margin-top: 1; background: $panel; }
     KillScreen #others.-shown { display: block; }
     """
 
@@ -60,17 +76,19 @@ class KillScreen(ModalScreen):
         self.plan: Plan | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical() as v:
-            v.border_title = f"Signal {len(self.picked)} process{'es' if len(self.picked) != 1 else ''}"
-            v.border_subtitle = "Cancel is the default"
-            yield Static("Checking…", id="targets")
-            yield Input(placeholder="as root: type  yes  to include other users' processes", id="others")
-            yield Static("", id="result")
-            with Horizontal(id="buttons"):
-                yield Button("Cancel", id="cancel", variant="primary", compact=True)
-                yield Button("SIGINT", compact=True, id="int", variant="warning", disabled=True)
-                yield Button("SIGTERM", compact=True, id="term", variant="error", disabled=True)
-                yield Button("SIGKILL", compact=True, id="kill", variant="error", disabled=True)
+        with Vertical(id="dlg") as v:
+            v.border_title = kill_title(None, len(self.picked))
+            v.border_subtitle = "Cancel is the default · Esc cancels"
+            with VerticalScroll(id="targetbox"):
+                yield Static("Checking…", id="targets")
+            with Vertical(id="foot"):
+                yield Input(placeholder="as root: type  yes  to include other users' processes", id="others",
+                            compact=True)
+                with Horizontal(id="buttons"):
+                    yield Button("Cancel", id="cancel", variant="primary", compact=True)
+                    yield Button("SIGINT", compact=True, id="int", variant="warning", disabled=True)
+                    yield Button("SIGTERM", compact=True, id="term", variant="error", disabled=True)
+                    yield Button("SIGKILL", compact=True, id="kill", variant="error", disabled=True)
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
@@ -83,6 +101,7 @@ class KillScreen(ModalScreen):
 
     def _planned(self, plan: Plan) -> None:
         self.plan = plan
+        self.query_one("#dlg").border_title = kill_title(plan, len(self.picked))
         self.query_one("#targets", Static).update(targets_table(plan) if (plan.targets or plan.refused)
                                                   else Text("These processes are gone.", style=PALETTE.muted))
         for b in self.query(Button):

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Input, Label, Select, Static
@@ -22,11 +22,17 @@ from ...core.tmux import TmuxError
 from ..palette import PALETTE
 
 
+def is_replay(app) -> bool:
+    snap = getattr(app, "snapshot", None)
+    return snap is not None and snap.is_replay
+
+
 def gpu_table(app) -> Table | Text:
     snap = getattr(app, "snapshot", None)
-    if snap is not None and snap.is_replay:
-        return Text("REPLAY: the GPUs shown elsewhere are a recording's, not this machine's; "
-                    "launch with GPUs none here.", style=PALETTE.warning)
+    if is_replay(app):
+        return Text("REPLAY: the GPUs shown elsewhere are a recording's, not this machine's. Picking GPUs "
+                    "(auto) needs live data, so GPUs is none here; indices like 0,1 are not checked.",
+                    style=PALETTE.warning)
     if snap is None or not snap.gpus:
         return Text("No GPUs visible (no NVIDIA driver): use none for a CPU run.", style=PALETTE.muted)
     t = Table(box=None, padding=(0, 1), header_style="bold")
@@ -46,19 +52,25 @@ def gpu_table(app) -> Table | Text:
 
 class LaunchScreen(ModalScreen[RunRecord | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+y", "copy", "Copy command")]
+    # The fields are docked at the top and the buttons at the bottom: both always on screen (80x24 included);
+    # the GPU table and the command/problems between them scroll.
     DEFAULT_CSS = """
     LaunchScreen { align: center middle; }
-    LaunchScreen > VerticalScroll#dialog { width: 110; max-width: 100%; height: auto; max-height: 100%;
+    LaunchScreen > #dialog { width: 75%; min-width: 110; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1; }
-    LaunchScreen .row { height: 1; margin-bottom: 1; }
-    LaunchScreen Label { width: 8; }
-    LaunchScreen Input { width: 1fr; }
-    LaunchScreen Select { width: 16; }
-    LaunchScreen #gpus-in { width: 16; }
+    LaunchScreen #fields { dock: top; height: auto; }
+    LaunchScreen .row { height: 1; }
+    LaunchScreen Label { width: 7; }
+    LaunchScreen Label.inner { width: auto; margin-right: 1; }
+    LaunchScreen Input { width: 1fr; background: $panel; }  /* compact fields: tell them from the labels */
+    LaunchScreen Select { width: 14; }
+    LaunchScreen #gpus-in { width: 14; }
     LaunchScreen #name { width: 1fr; }
     LaunchScreen .gap { width: 2; }
+    LaunchScreen #body { height: auto; max-height: 100%; }
+    LaunchScreen #gputable { margin-top: 1; }
     LaunchScreen #preview { height: auto; margin-top: 1; }
-    LaunchScreen #buttons { height: 1; margin-top: 1; }
+    LaunchScreen #buttons { dock: bottom; height: 2; padding-top: 1; }
     LaunchScreen Button { margin-right: 2; }
     """
 
@@ -66,6 +78,7 @@ class LaunchScreen(ModalScreen[RunRecord | None]):
                  env: str = "", overrides: str = ""):
         super().__init__()
         self.initial = dict(config=config, kind=kind, gpus=gpus, name=name, env=env, overrides=overrides)
+        self.replay_none = False  # True when REPLAY turned the default "auto" into "none"
         self.prepared: Prepared | None = None
         self._debounce: Timer | None = None
 
@@ -75,33 +88,37 @@ class LaunchScreen(ModalScreen[RunRecord | None]):
         return cls(config=rec.config or "", kind=rec.kind, gpus=gpus, name=rec.name)
 
     def compose(self) -> ComposeResult:
-        i = self.initial
-        with VerticalScroll(id="dialog") as v:
+        i = dict(self.initial)
+        if is_replay(self.app) and i["gpus"].strip().startswith("auto"):
+            i["gpus"], self.replay_none = "none", True  # auto would pick among a recording's GPUs
+        with Vertical(id="dialog") as v:
             v.border_title = "Launch a run"
             v.border_subtitle = "Esc cancels · ctrl+y copies the command"
-            with Horizontal(classes="row"):
-                yield Label("Config")
-                yield Input(i["config"], placeholder="path/to/config.yaml", id="config", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Kind")
-                yield Select([(k, k) for k in ALL_KINDS], value=i["kind"], allow_blank=False, id="kind",
-                             compact=True)
-                yield Static(classes="gap")
-                yield Label("GPUs")
-                yield Input(i["gpus"], placeholder="auto|auto:2|none|0,1", id="gpus-in", compact=True)
-                yield Static(classes="gap")
-                yield Label("Name")
-                yield Input(i["name"], placeholder="(config file name)", id="name", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Env")
-                yield Input(i["env"], placeholder="KEY=VALUE KEY2=VALUE2 (added to the run's environment)",
-                            id="env", compact=True)
-            with Horizontal(classes="row"):
-                yield Label("Set")
-                yield Input(i["overrides"], placeholder="learning_rate=2.0e-5 output_dir=saves/try2 (this run "
-                            "only; the file is not changed)", id="overrides", compact=True)
-            yield Static(gpu_table(self.app), id="gputable")
-            yield Static("", id="preview")
+            with Vertical(id="fields"):
+                with Horizontal(classes="row"):
+                    yield Label("Config")
+                    yield Input(i["config"], placeholder="path/to/config.yaml", id="config", compact=True)
+                with Horizontal(classes="row"):
+                    yield Label("Kind")
+                    yield Select([(k, k) for k in ALL_KINDS], value=i["kind"], allow_blank=False, id="kind",
+                                 compact=True)
+                    yield Static(classes="gap")
+                    yield Label("GPUs", classes="inner")
+                    yield Input(i["gpus"], placeholder="auto|none|0,1", id="gpus-in", compact=True)
+                    yield Static(classes="gap")
+                    yield Label("Name", classes="inner")
+                    yield Input(i["name"], placeholder="(config file name)", id="name", compact=True)
+                with Horizontal(classes="row"):
+                    yield Label("Env")
+                    yield Input(i["env"], placeholder="KEY=VALUE KEY2=VALUE2 (added to the run's environment)",
+                                id="env", compact=True)
+                with Horizontal(classes="row"):
+                    yield Label("Set")
+                    yield Input(i["overrides"], placeholder="learning_rate=2.0e-5 … (this run only, not the file)",
+                                id="overrides", compact=True)
+            with VerticalScroll(id="body"):
+                yield Static(gpu_table(self.app), id="gputable")
+                yield Static("", id="preview")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary", compact=True)
                 yield Button("Start", id="start", variant="success", disabled=True, compact=True)
@@ -137,7 +154,8 @@ class LaunchScreen(ModalScreen[RunRecord | None]):
             overrides.append((k, v))
         kind = self.query_one("#kind", Select).value
         return LaunchRequest(config=Path(cfg) if cfg else None, kind=str(kind),
-                             gpus=self.query_one("#gpus-in", Input).value or "auto",
+                             gpus=self.query_one("#gpus-in", Input).value.strip()
+                             or ("none" if is_replay(self.app) else "auto"),
                              name=self.query_one("#name", Input).value.strip() or None, env=tuple(env),
                              cwd=Path.cwd(), overrides=tuple(overrides))
 

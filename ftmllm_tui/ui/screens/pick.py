@@ -24,10 +24,11 @@ class PickScreen(ModalScreen[Choice | None]):
                 Binding("pageup", "page_up", show=False)]
     DEFAULT_CSS = """
     PickScreen { align: center middle; }
-    PickScreen > Vertical { width: 120; max-width: 98%; height: 80%; border: round $accent;
-        background: $surface; padding: 0 1; }
+    PickScreen > Vertical { width: 120; max-width: 100%; height: 80%; min-height: 12; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1; }
     PickScreen #filter { margin-bottom: 1; }
-    PickScreen OptionList { height: 1fr; border: none; padding: 0; }
+    PickScreen OptionList { height: 1fr; border: none; padding: 0;
+        text-wrap: nowrap; text-overflow: ellipsis; }  /* a long detail is cut, never wrapped to column 0 */
     PickScreen #status { height: auto; max-height: 4; color: $text-muted; }
     """
 

@@ -72,13 +72,16 @@ def report_table(report: Report) -> Table:
 
 class StopScreen(ModalScreen[Report | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # The explanation and the buttons are docked at the bottom of the dialog: always on screen, even with the
+    # ten processes of an 8-GPU torchrun at 80x24; the command and the process list scroll above them.
     DEFAULT_CSS = """
     StopScreen { align: center middle; }
-    StopScreen > Vertical { width: 110; max-width: 98%; height: auto; max-height: 90%;
+    StopScreen > #dlg { width: 75%; min-width: 110; max-width: 100%; height: auto; max-height: 100%;
         border: round $error; background: $surface; padding: 0 1; }
-    StopScreen VerticalScroll { height: auto; max-height: 20; }
-    StopScreen #progress { color: $text-muted; height: auto; }
-    StopScreen Horizontal { height: 1; margin-top: 1; }
+    StopScreen #targetbox { height: auto; max-height: 100%; }
+    StopScreen #foot { dock: bottom; height: auto; }
+    StopScreen #progress { color: $text-muted; height: auto; margin-top: 1; }
+    StopScreen #buttons { height: 1; margin-top: 1; }
     StopScreen Button { margin-right: 2; }
     """
 
@@ -91,20 +94,22 @@ class StopScreen(ModalScreen[Report | None]):
 
     def compose(self) -> ComposeResult:
         r = self.record
-        with Vertical() as v:
+        with Vertical(id="dlg") as v:
             v.border_title = f"Stop run {r.name}"
-            v.border_subtitle = "Cancel is the default"
-            yield Static(Text(f"{r.id} · {r.kind} · " + fmt.command_line(r.argv)[:200],
-                              style=PALETTE.muted))
-            with VerticalScroll():
+            v.border_subtitle = "Cancel is the default · Esc cancels"
+            with VerticalScroll(id="targetbox"):
+                yield Static(Text(f"{r.id} · {r.kind} · " + fmt.command_line(r.argv)[:200],
+                                  style=PALETTE.muted), id="command")
                 yield Static("Finding every process of the run…", id="targets")
-            yield Static("", id="progress")
-            with Horizontal(id="buttons"):
-                yield Button("Cancel", id="cancel", variant="primary", compact=True)
-                yield Button("Stop", compact=True, id="stop", variant="error", disabled=True)
-                if r.kind == "train":
-                    yield Button("Stop and save", compact=True, id="save", variant="warning", disabled=True)
-                yield Button("Force kill", compact=True, id="force", variant="error", disabled=True)
+            with Vertical(id="foot"):
+                yield Static("", id="progress")
+                with Horizontal(id="buttons"):
+                    yield Button("Cancel", id="cancel", variant="primary", compact=True)
+                    yield Button("Stop", compact=True, id="stop", variant="error", disabled=True)
+                    if r.kind == "train":
+                        yield Button("Stop and save", compact=True, id="save", variant="warning",
+                                     disabled=True)
+                    yield Button("Force kill", compact=True, id="force", variant="error", disabled=True)
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
