@@ -109,3 +109,29 @@ async def test_editor_at_80x24_problems_shrink_and_key_help_toggles(env):
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert box.region.width == 0
+
+
+async def test_configs_header_click_sorts_and_folders_are_short(env):
+    from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+    from ftmllm_tui.settings import Settings
+    from ftmllm_tui.ui.app import FtmApp
+
+    tmp, cfg = env
+    for name in ("b.yaml", "a.yaml"):
+        (tmp / "configs" / name).write_text("stage: sft\n")
+    app = FtmApp(ReplaySampler(bundled_recording(), me="root"), autostart=False,
+                 settings=Settings(config_dirs=(str(tmp / "configs"),)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfigsScreen) and app.screen.entries)
+        scr = app.screen
+        table = scr.query_one("DataTable")
+        ours = lambda: [e.path.name for e in scr.shown if e.path.parent == tmp / "configs"]  # noqa: E731
+        await pilot.click(table, offset=(8, 0))  # the FILE header
+        await pilot.pause()
+        assert ours() == sorted(ours())
+        await pilot.click(table, offset=(8, 0))
+        await pilot.pause()
+        assert ours() == sorted(ours(), reverse=True)
+        row = next(i for i, e in enumerate(scr.shown) if e.path == cfg)
+        assert str(table.get_row_at(row)[5]) == "./configs"  # relative to the working directory

@@ -84,6 +84,20 @@ def scan(dirs: list[Path], store: Path, examples: Path | None) -> tuple[list[Ent
     return out, notes
 
 
+def short_dir(p: Path) -> str:
+    """A folder as short as it can be said: relative to the working directory, ~ for home."""
+    try:
+        rel = p.relative_to(Path.cwd())
+        return "./" + str(rel) if str(rel) != "." else "."
+    except ValueError:
+        pass
+    home = Path.home()
+    try:
+        return "~/" + str(p.relative_to(home))
+    except ValueError:
+        return str(p)
+
+
 class ConfigsScreen(Screen):
     HELP_TITLE = "Configs"
     HELP_EXTRA = [("type in the filter", "matches the file name and folder")]
@@ -109,6 +123,7 @@ class ConfigsScreen(Screen):
         self.checks: dict[Path, Text] = {}
         self.commands: dict[Path, str] = {}
         self.shown: list[Entry] = []
+        self.sort: tuple[int, bool] | None = None  # (column, reverse) after a header click
 
     def compose(self) -> ComposeResult:
         yield Cell(id="ctitle")
@@ -191,13 +206,21 @@ class ConfigsScreen(Screen):
         keep = t.cursor_row
         t.clear()
         self.shown = [e for e in self.entries if all(w in str(e.path).lower() for w in words)]
+        if self.sort is not None:
+            col, rev = self.sort
+            keys = {0: lambda e: e.source, 1: lambda e: e.path.name.lower(),
+                    2: lambda e: self.commands.get(e.path) or guess_command({}, e.path),
+                    3: lambda e: self.checks.get(e.path, Text("")).plain, 4: lambda e: e.mtime,
+                    5: lambda e: str(e.path.parent)}
+            self.shown.sort(key=keys.get(col, keys[1]), reverse=rev)
         for e in self.shown:
             mark = {"recent": Text("★", style=PALETTE.accent), "example": Text("ex", style=PALETTE.muted)}.get(
                 e.source, Text(""))
             cmd = self.commands.get(e.path) or guess_command({}, e.path)
             check = self.checks.get(e.path, Text("…", style=PALETTE.muted))
             t.add_row(mark, Text(e.path.name, style="bold"), cmd, check,
-                      time.strftime("%Y-%m-%d %H:%M", time.localtime(e.mtime)), str(e.path.parent), key=str(e.path))
+                      time.strftime("%Y-%m-%d %H:%M", time.localtime(e.mtime)), short_dir(e.path.parent),
+                      key=str(e.path))
         if self.shown:
             t.move_cursor(row=min(keep, len(self.shown) - 1))
 
@@ -206,6 +229,13 @@ class ConfigsScreen(Screen):
         if not self.shown or t.cursor_row < 0 or t.cursor_row >= len(self.shown):
             return None
         return self.shown[t.cursor_row]
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        """Click a column header: sort by it; again: reverse."""
+        col = event.column_index
+        self.sort = (col, not self.sort[1]) if self.sort and self.sort[0] == col else (col, col == 4)
+        self._refill()
 
     @on(DataTable.RowSelected)
     def _row_selected(self, _event) -> None:
