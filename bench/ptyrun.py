@@ -156,12 +156,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--marker", help="text that marks the first frame (default: any output)")
     ap.add_argument("--ui-marker", help="text that marks the full UI (timed too)")
+    ap.add_argument("--label", help="a name for this row of results")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     marker = a.marker.encode() if a.marker else None
     ui = a.ui_marker.encode() if a.ui_marker else None
-    print(json.dumps(measure(cmd, a.cols, a.rows, a.seconds, a.warmup, marker=marker, ui_marker=ui)))
+    res = measure(cmd, a.cols, a.rows, a.seconds, a.warmup, marker=marker, ui_marker=ui)
+    if a.label:
+        res = {"label": a.label, **res, "colorterm": os.environ.get("COLORTERM", "")}
+    print(json.dumps(res))
 
 
 if __name__ == "__main__":
