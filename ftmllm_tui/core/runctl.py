@@ -78,6 +78,35 @@ class RunView:
     progress: Progress | None
     stalled: bool = False
     started_at: float | None = None
+    last_seen: float | None = None  # an ended run without an end time: when it last wrote something
+
+
+def run_duration(v: RunView, now: float) -> float | None:
+    """How long the run ran: until now while it runs, until its end once it ended; for a lost run
+    until it was last seen alive (None when nothing tells)."""
+    s, r = v.status, v.status.record
+    if not r.created_at:
+        return None
+    if s.state in ("running", "starting"):
+        end: float | None = now
+    elif s.state == "stopped":
+        end = s.ended_at or r.stop_requested_at or v.last_seen
+    elif s.state in ("finished", "failed"):
+        end = s.ended_at or v.last_seen
+    else:
+        end = v.last_seen
+    return None if end is None else max(0.0, end - r.created_at)
+
+
+def last_seen(registry: Registry, rec: RunRecord, prog: Progress | None) -> float | None:
+    """The latest time the run's own files moved (console.log, runner pid file, trainer_log.jsonl)."""
+    times = [prog.log_mtime] if prog is not None and prog.log_mtime else []
+    for name in ("console.log", "pid"):
+        try:
+            times.append((registry.dir(rec.id) / name).stat().st_mtime)
+        except OSError:
+            pass
+    return max(times) if times else None
 
 
 def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.0,
@@ -108,7 +137,11 @@ def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.
         prog = read_progress(rec.output_dir) if rec.kind == "train" else None
         stalled = bool(state == "running" and prog and prog.log_mtime
                        and now - prog.log_mtime > stall_minutes * 60)
-        views.append(RunView(status, prog, stalled, rec.created_at))
+        seen = None
+        if state == "lost" or (state in ("finished", "failed", "stopped") and ended_at is None
+                               and rec.stop_requested_at is None):
+            seen = last_seen(registry, rec, prog)
+        views.append(RunView(status, prog, stalled, rec.created_at, seen))
     return views, problems
 
 

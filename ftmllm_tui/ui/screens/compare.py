@@ -15,8 +15,8 @@ from ...core.follow import Followed, metrics_for
 from ...core.metrics import Metrics, ema, load_results
 from ...core.plot import Line, render
 from ..palette import PALETTE
-from ..widgets.cell import Cell
 from ..widgets.plot_view import PlotView
+from ..widgets.textline import TextLine
 
 
 def results_table(labels: list[str], results: list[dict[str, float]]) -> Table | Text:
@@ -49,8 +49,13 @@ def results_table(labels: list[str], results: list[dict[str, float]]) -> Table |
 
 
 class CompareScreen(Screen):
+    HELP_TITLE = "Compare runs"
+    HELP_EXTRA = [
+        ("wheel", "scroll the results table (↑ ↓ PgUp PgDn too)"),
+        ("results", "deltas against the first run: green better, red worse"),
+    ]
     BINDINGS = [
-        Binding("escape", "back", "Back"),
+        Binding("escape", "back", "Back", tooltip="Back to the runs"),
         Binding("m", "metric", "Metric", tooltip="Next metric common to the runs"),
         Binding("s", "smooth", "Smooth", tooltip="Smoothing (EMA 0.6) on/off"),
         Binding("L", "logy", "Log y", tooltip="Log-scale y (toggle)"),
@@ -72,7 +77,7 @@ class CompareScreen(Screen):
         self._caller: BackgroundCaller | None = None
 
     def compose(self) -> ComposeResult:
-        yield Cell(id="ctitle")
+        yield TextLine(id="ctitle")
         yield PlotView(id="cplot")
         with VerticalScroll():
             yield Static("", id="results")
@@ -135,7 +140,7 @@ class CompareScreen(Screen):
         t = Text("Compare ", style="bold")
         t.append(", ".join(x.label for x in self.targets))
         t.append(f"   metric {self.metric}", style=PALETTE.muted)
-        self.query_one("#ctitle", Cell).show(t)
+        self.query_one("#ctitle", TextLine).show(t)
 
     def on_resize(self) -> None:
         if self.metrics:

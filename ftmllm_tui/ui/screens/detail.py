@@ -18,9 +18,9 @@ from ...core.background import BackgroundCaller
 from ...core.follow import Followed, FollowUpdate, Follower, PlotRequest
 from ...core.logs import first_error
 from ..palette import PALETTE
-from ..widgets.cell import Cell
 from ..widgets.log_view import LogView
 from ..widgets.plot_view import PlotView
+from ..widgets.textline import TextLine
 
 POLL_S = 1.0
 WINDOWS = (None, 100, 1000, 10000)
@@ -47,33 +47,41 @@ def progress_text(u: FollowUpdate | None, stalled_after_s: float) -> Text:
             t.append("·" * (bar - done), style=PALETTE.bar_empty)
         if p.remaining:
             t.append(f"  ETA {p.remaining}", style="bold")
+        if p.elapsed:
+            t.append(f"  elapsed {p.elapsed}", style=PALETTE.muted)
+    # the warning before the rates: at 80 columns the end of the line is cut
+    if u.log_age_s is not None and u.log_age_s > stalled_after_s and (p.percentage or 0) < 100:
+        t.append(f"  ⚠ no new step for {fmt.duration(u.log_age_s)}", style=f"bold {PALETTE.danger}")
+    if p.step is not None:
         if p.throughput:
             t.append(f"  {p.throughput:.0f} tok/s", style=PALETTE.muted)
         elif p.steps_per_s:
             t.append(f"  {p.steps_per_s:.2f} steps/s", style=PALETTE.muted)
         if p.epoch is not None:
             t.append(f"  epoch {p.epoch:.2f}", style=PALETTE.muted)
-        if p.elapsed:
-            t.append(f"  elapsed {p.elapsed}", style=PALETTE.muted)
-    if u.log_age_s is not None and u.log_age_s > stalled_after_s and (p.percentage or 0) < 100:
-        t.append(f"  ⚠ no new step for {fmt.duration(u.log_age_s)}", style=f"bold {PALETTE.danger}")
     return t
 
 
 class RunDetailScreen(Screen):
+    HELP_TITLE = "Run detail (follow)"
+    HELP_EXTRA = [
+        ("wheel", "scroll the log: up pauses following, back at the end it follows again"),
+        ("Enter", "in the search box: next match (Esc closes the box, the highlights stay)"),
+    ]
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("end,F", "follow", "Follow", tooltip="Jump to the end and follow new lines"),
+        Binding("escape", "back", "Back", tooltip="Close the search box, else back to the runs"),
+        Binding("end,F", "follow", "Follow", key_display="End",
+                tooltip="Jump to the end and follow new lines (F too)"),
         Binding("slash", "search", "Search", tooltip="Search the log (Enter: next match)"),
         Binding("n", "next_match", "Next", show=False, tooltip="Next match"),
         Binding("N", "prev_match", "Prev", show=False, tooltip="Previous match"),
-        Binding("e", "first_error", "Error", tooltip="Jump to the first error or traceback"),
+        Binding("e", "first_error", "Error", show=False, tooltip="Jump to the first error or traceback"),
         Binding("W", "wrap", "Wrap", show=False, tooltip="Wrap long log lines (toggle)"),
         Binding("s", "smooth", "Smooth", tooltip="Smoothing on/off (EMA); [ and ] change the weight"),
         Binding("left_square_bracket", "weight(-0.1)", "Less smooth", show=False, key_display="["),
         Binding("right_square_bracket", "weight(0.1)", "More smooth", show=False, key_display="]"),
         Binding("L", "logy", "Log y", show=False, tooltip="Log-scale y (toggle)"),
-        Binding("z", "window", "Window", tooltip="Steps shown: all, last 100, 1000, 10000"),
+        Binding("z", "window", "Window", show=False, tooltip="Steps shown: all, last 100, 1000, 10000"),
         Binding("v", "layout", "Layout", tooltip="Plot and log / plot only / log only"),
         Binding("ctrl+s", "save_log", "Save log", show=False, tooltip="Save the log lines on screen"),
     ]
@@ -87,7 +95,7 @@ class RunDetailScreen(Screen):
     RunDetailScreen.-plot #logbox { display: none; }
     RunDetailScreen.-log #plots { display: none; }
     RunDetailScreen #logbar { height: 1; width: 1fr; background: $panel; padding: 0 1; }
-    RunDetailScreen #search { dock: bottom; display: none; }
+    RunDetailScreen #search { display: none; height: 1; background: $boost; }
     RunDetailScreen #search.-shown { display: block; }
     """
 
@@ -106,13 +114,13 @@ class RunDetailScreen(Screen):
         self._req = PlotRequest()
 
     def compose(self) -> ComposeResult:
-        yield Cell(id="dtitle")
-        yield Cell(id="dprogress")
+        yield TextLine(id="dtitle")
+        yield TextLine(id="dprogress")
         with Horizontal(id="plots"):
             yield PlotView(id="lossplot")
             yield PlotView(id="lrplot")
         with Vertical(id="logbox"):
-            yield Cell(id="logbar")
+            yield TextLine(id="logbar")
             yield LogView(id="log")
         yield Input(placeholder="search the log (Enter: next, Esc: close)", id="search", compact=True)
         yield Footer(compact=True)
@@ -127,8 +135,8 @@ class RunDetailScreen(Screen):
                          style=PALETTE.muted)
             title.append(f"  {r.id}", style=PALETTE.muted)
         if t.output_dir:
-            title.append(f"  {t.output_dir}", style=PALETTE.muted)
-        self.query_one("#dtitle", Cell).show(title)
+            title.append("  ")
+        self.query_one("#dtitle", TextLine).show(title, tail_path=str(t.output_dir or ""), tail_style=PALETTE.muted)
         self.query_one(LogView).focus()
         self._apply_layout()
         self.follower = None
@@ -169,7 +177,7 @@ class RunDetailScreen(Screen):
         if u.reset:
             log.clear()
         log.append(u.lines, u.pending)
-        self.query_one("#dprogress", Cell).show(progress_text(u, self.stalled_after_s))
+        self.query_one("#dprogress", TextLine).show(progress_text(u, self.stalled_after_s))
         if u.charts is not None:
             note = []
             if self.smooth:
@@ -189,29 +197,32 @@ class RunDetailScreen(Screen):
     def restyle(self) -> None:
         """The theme changed: progress, charts and the log bar carry palette colours."""
         if self.last is not None:
-            self.query_one("#dprogress", Cell).show(progress_text(self.last, self.stalled_after_s))
+            self.query_one("#dprogress", TextLine).show(progress_text(self.last, self.stalled_after_s))
         self._request_plot()
         self._logbar()
         self.query_one(LogView).refresh()
 
     def _logbar(self) -> None:
+        """The short status first (lines, following or paused, matches), the log's path last: at
+        80 columns the path is shortened from the left."""
         log = self.query_one(LogView)
-        t = Text("log ", style="bold")
-        t.append(str(self.target.console) if self.target.console else "(no console log)", style=PALETTE.muted)
-        t.append(f"  {len(log.lines)} lines")
+        t = Text("log", style="bold")
+        t.append(f" · {len(log.lines)} lines · ")
         if log.follow:
-            t.append("  following", style=f"bold {PALETTE.ok}")
+            t.append("following", style=f"bold {PALETTE.ok}")
         else:
-            t.append("  paused", style=f"bold {PALETTE.warning}")
+            t.append("paused", style=f"bold {PALETTE.warning}")
             if log.new_while_paused:
                 t.append(f" · {log.new_while_paused} new lines (End to follow)", style=PALETTE.warning)
         if log.search:
-            t.append(f"  “{log.search}” {len(log.matches)} matches", style=PALETTE.accent)
+            t.append(f" · “{log.search}” {len(log.matches)} matches", style=PALETTE.accent)
         if log.wrap:
-            t.append("  wrap", style=PALETTE.muted)
+            t.append(" · wrap", style=PALETTE.muted)
         if self.last is not None and self.last.console_missing:
-            t.append("  file missing", style=PALETTE.danger)
-        self.query_one("#logbar", Cell).show(t)
+            t.append(" · file missing", style=PALETTE.danger)
+        t.append(" · ")
+        path = str(self.target.console) if self.target.console else "(no console log)"
+        self.query_one("#logbar", TextLine).show(t, tail_path=path, tail_style=PALETTE.muted)
 
     @on(LogView.Status)
     def _status(self) -> None:
@@ -234,6 +245,9 @@ class RunDetailScreen(Screen):
         self.query_one(LogView).action_bottom()
 
     def action_search(self) -> None:
+        if LAYOUTS[self.layout_i] == "plot":  # searching is about the log: show it
+            self.layout_i = 0
+            self._apply_layout()
         box = self.query_one("#search", Input)
         box.add_class("-shown")
         box.value = self.query_one(LogView).search
@@ -298,6 +312,8 @@ class RunDetailScreen(Screen):
     def action_layout(self) -> None:
         self.layout_i = (self.layout_i + 1) % len(LAYOUTS)
         self._apply_layout()
+        if LAYOUTS[self.layout_i] != "plot":  # the log is shown again: its keys work at once
+            self.query_one(LogView).focus()
 
     def action_save_log(self) -> None:
         lines = self.query_one(LogView).visible_lines()

@@ -14,15 +14,29 @@ from textual.widgets import Footer
 
 from ...core import fmt
 from ...core.background import BackgroundCaller
-from ...core.runctl import RunView, collect, external_runs
+from ...core.runctl import RunView, collect, external_runs, run_duration
 from ..palette import PALETTE
-from ..widgets.cell import Cell
 from ..widgets.fast_table import Col, FastTable
+from ..widgets.textline import TextLine, TextLines, fit_path
 
 POLL_S = 2.0
 
 
-def run_cells(v: RunView, now: float) -> tuple[Text, ...]:
+def gpus_label(gpus: tuple[int, ...] | None) -> str:
+    """cpu, 0, 0,1, 0-3, 0-3,6."""
+    if not gpus:
+        return "cpu"
+    groups: list[list[int]] = []
+    for g in sorted(gpus):
+        if groups and g == groups[-1][-1] + 1:
+            groups[-1].append(g)
+        else:
+            groups.append([g])
+    return ",".join(",".join(map(str, r)) if len(r) <= 2 else f"{r[0]}-{r[-1]}" for r in groups)
+
+
+def run_cells(v: RunView, now: float) -> dict[str, Text]:
+    """The cells of one run, by column key (the output column is cut to its width later)."""
     r, s = v.status.record, v.status
     state = Text(s.state, style=PALETTE.state(s.state))
     if v.stalled:
@@ -31,7 +45,6 @@ def run_cells(v: RunView, now: float) -> tuple[Text, ...]:
         state.append(" orphans", style=PALETTE.state("orphans"))
     if s.state == "failed" and s.exit_code is not None:
         state.append(f" ({s.exit_code})", style=PALETTE.muted)
-    gpus = "cpu" if r.gpus is None else ",".join(map(str, r.gpus))
     p = v.progress
     prog = Text("-", style=PALETTE.muted)
     if p and p.step is not None:
@@ -39,27 +52,166 @@ def run_cells(v: RunView, now: float) -> tuple[Text, ...]:
         if p.percentage is not None:
             prog.append(f" {p.percentage:.0f}%", style=PALETTE.muted)
     loss = Text("-" if not p or p.loss is None else f"{p.loss:.4f}")
-    end = s.ended_at if s.state in ("finished", "failed") and s.ended_at else now
-    elapsed = fmt.duration(end - r.created_at) if r.created_at else "-"
     eta = p.remaining if p and s.state == "running" and p.remaining else ""
     name = Text(r.name, style="bold" if not r.external else "italic")
     if r.external:
         name.append(" (external)", style=PALETTE.muted)
-    return (name, Text(r.kind), state, Text(gpus), prog, loss, Text(elapsed), Text(eta or "-"),
-            Text(r.user or "?"), Text(r.id, style=PALETTE.muted))
+    started = time.strftime("%m-%d %H:%M", time.localtime(r.created_at)) if r.created_at else "-"
+    return {"name": name, "kind": Text(r.kind), "state": state, "gpus": Text(gpus_label(r.gpus)),
+            "progress": prog, "loss": loss, "elapsed": Text(fmt.duration(run_duration(v, now))),
+            "eta": Text(eta or "-"), "user": Text(r.user or "?"), "started": Text(started, style=PALETTE.muted),
+            "id": Text(r.id, style=PALETTE.muted), "output": Text(r.output_dir or "-", style=PALETTE.muted)}
 
 
-COLS = (Col("name", "NAME", 22), Col("kind", "KIND", 7), Col("state", "STATE", 16),
-        Col("gpus", "GPUS", 5), Col("progress", "PROGRESS", 13), Col("loss", "LOSS", 8, "right"),
-        Col("elapsed", "TIME", 8, "right"), Col("eta", "ETA", 8, "right"), Col("user", "USER", 8),
-        Col("id", "ID", 40))
+# -- columns ------------------------------------------------------------------------------------------
+ORDER = ("name", "kind", "state", "gpus", "progress", "loss", "elapsed", "eta", "user", "started", "id",
+         "output")
+LABELS = {"name": "NAME", "kind": "KIND", "state": "STATE", "gpus": "GPUS", "progress": "PROGRESS",
+          "loss": "LOSS", "elapsed": "TIME", "eta": "ETA", "user": "USER", "started": "STARTED", "id": "ID",
+          "output": "OUTPUT"}
+RIGHT = {"loss", "elapsed", "eta"}
+MIN = {"name": 12, "state": 10, "progress": 11}
+MAX = {"name": 40, "state": 24, "progress": 17, "gpus": 11, "user": 12, "id": 48, "kind": 8}
+MIN_OUTPUT = 16
+# how the columns give way when the table is too narrow: drop one, or shrink NAME (down to n)
+NARROWING: tuple[tuple[str, str | int], ...] = (
+    ("drop", "id"), ("drop", "started"), ("drop", "user"), ("shrink", 18), ("drop", "gpus"), ("drop", "eta"),
+    ("drop", "kind"), ("shrink", 0), ("drop", "loss"))
+DESCENDING_FIRST = {"elapsed", "started", "id", "progress"}  # newest, longest, furthest first
+STATE_ORDER = ("running", "starting", "failed", "stopped", "lost", "finished")
+
+
+def fit_columns(width: int, natural: dict[str, int], *, with_output: bool = True) -> dict[str, int]:
+    """Column widths for ``width`` cells (one space before each column): the low-value columns
+    go first, NAME gives way down to its minimum, and what is left over goes to OUTPUT."""
+    w = {k: max(MIN.get(k, 0), min(MAX.get(k, 999), max(len(LABELS[k]), natural.get(k, 0))))
+         for k in ORDER if k != "output"}
+
+    def total() -> int:
+        return sum(n + 1 for n in w.values())
+
+    for how, what in NARROWING:
+        if total() <= width:
+            break
+        if how == "drop":
+            w.pop(str(what), None)
+            continue
+        for k in ("name", "state", "progress"):  # shrink, NAME first, down to the stage's floor
+            floor = max(MIN[k], int(what)) if k == "name" else MIN[k]
+            if k in w:
+                w[k] = max(floor, w[k] - (total() - width))
+    spare = width - total()
+    if with_output and spare - 1 >= MIN_OUTPUT:
+        w["output"] = spare - 1
+    return w
+
+
+def sort_value(v: RunView, key: str, now: float):
+    """What a column sorts by (None: no value, always listed last)."""
+    r, s, p = v.status.record, v.status, v.progress
+    if key == "name":
+        return r.name.lower()
+    if key == "state":
+        return (STATE_ORDER.index(s.state) if s.state in STATE_ORDER else len(STATE_ORDER), r.name.lower())
+    if key == "gpus":
+        return (-1,) if r.gpus is None else tuple(r.gpus)
+    if key == "progress":
+        if p is None or p.step is None:
+            return None
+        return p.percentage if p.percentage is not None else (100 * p.step / p.total if p.total else 0)
+    if key == "loss":
+        return None if p is None else p.loss
+    if key == "elapsed":
+        return run_duration(v, now)
+    if key == "eta":
+        if p is None or s.state != "running" or not p.remaining:
+            return None
+        return fmt_seconds(p.remaining)
+    if key in ("started", "id"):
+        return r.created_at or None
+    if key == "output":
+        return r.output_dir
+    return str(getattr(r, key, "") or "")
+
+
+def fmt_seconds(text: str) -> float | None:
+    """Seconds from a trainer's "1 day, 2:03:04" / "0:12:34" / "12:34"."""
+    days = 0
+    if "day" in text:
+        head, _, text = text.partition(",")
+        try:
+            days = int(head.split()[0])
+        except (ValueError, IndexError):
+            return None
+    try:
+        parts = [float(x) for x in text.strip().split(":")]
+    except ValueError:
+        return None
+    secs = 0.0
+    for x in parts:
+        secs = secs * 60 + x
+    return days * 86400 + secs
+
+
+def sort_views(views: list[RunView], key: str | None, reverse: bool, now: float) -> list[RunView]:
+    """Views by a column; None: as recorded (newest first). Runs with no value stay at the end."""
+    if key is None:
+        return list(reversed(views)) if reverse else list(views)
+    have = [(sort_value(v, key, now), v) for v in views]
+    missing = [v for val, v in have if val is None]
+    present = [(val, v) for val, v in have if val is not None]
+    present.sort(key=lambda t: t[0], reverse=(key in DESCENDING_FIRST) != reverse)
+    return [v for _, v in present] + missing
 
 
 class RunsTable(FastTable):
-    pass
+    """The runs; its columns fit its width (see :func:`fit_columns`)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._runs: tuple[list[str], dict[str, dict[str, Text]]] = ([], {})
+        self.sort_key: str | None = None
+        self.sort_reverse = False
+
+    def show_runs(self, order: list[str], cells: dict[str, dict[str, Text]]) -> None:
+        self._runs = (order, cells)
+        natural = {k: max((c[k].cell_len for c in cells.values()), default=0) for k in ORDER}
+        if self.sort_key in natural:  # room for the sort arrow after the label
+            natural[self.sort_key] = max(natural[self.sort_key], len(LABELS[self.sort_key]) + 1)
+        widths = fit_columns(self.size.width, natural,
+                             with_output=any(c["output"].plain != "-" for c in cells.values()))
+        cols = []
+        for k in ORDER:
+            if k not in widths:
+                continue
+            label = LABELS[k]
+            if k == self.sort_key:
+                label += "▼" if (k in DESCENDING_FIRST) != self.sort_reverse else "▲"
+            cols.append(Col(k, label, max(widths[k], len(label)) if k != "output" else widths[k],
+                            "right" if k in RIGHT else "left"))
+        self.set_columns(tuple(cols), sorted_column=self.sort_key)
+        rows = {}
+        for key, c in cells.items():
+            row = []
+            for col in cols:
+                t = c[col.key]
+                if col.key == "output":
+                    t = Text(fit_path(t.plain, col.width), style=t.style)
+                row.append(t)
+            rows[key] = tuple(row)
+        self.set_rows(order, rows)
+
+    def on_resize(self) -> None:
+        self.show_runs(*self._runs)
 
 
 class RunsScreen(Screen):
+    HELP_TITLE = "Runs"
+    HELP_EXTRA = [
+        ("Enter", "follow the run under the cursor (as l)"),
+        ("click", "a column header: sort by it (again: reverse); a row: select it; double-click: follow"),
+        ("← →", "scroll sideways when the columns do not fit"),
+    ]
     BINDINGS = [
         Binding("n", "launch", "Launch", tooltip="Launch a new run"),
         Binding("a", "attach", "Attach", tooltip="Attach to the run's tmux session (detach: ctrl-b d)"),
@@ -73,12 +225,16 @@ class RunsScreen(Screen):
         Binding("w", "swanlab", "SwanLab", show=False,
                 tooltip="Serve the run's local SwanLab logs (swanlab watch) on a free port"),
         Binding("d", "forget", "Forget", show=False, tooltip="Forget the record of an ended run"),
+        Binding("s", "sort_next", "Sort", show=False, tooltip="Sort by the next column (then: as recorded)"),
+        Binding("S", "sort_reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("escape,g", "home", "GPUs", tooltip="Back to GPUs & processes"),
     ]
     DEFAULT_CSS = """
     #runbar { height: 1; width: 1fr; padding: 0 1; background: $panel; }
-    #rundetail { height: auto; max-height: 6; width: 1fr; padding: 0 1; color: $text-muted; }
+    #rundetail { height: auto; max-height: 4; width: 1fr; padding: 0 1; color: $text-muted; }
+    RunsScreen.-tall #rundetail { max-height: 12; }
     """
+    TALL = 40  # from this many rows the detail under the table shows the whole record
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -87,15 +243,16 @@ class RunsScreen(Screen):
         self._problems: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield Cell(id="runbar")
+        yield TextLine(id="runbar")
         yield RunsTable(id="runs")
-        yield Cell(id="rundetail")
+        yield TextLines(id="rundetail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(RunsTable)
-        table.set_columns(COLS)
+        table.show_runs([], {})
         table.focus()
+        self.set_class(self.size.height >= self.TALL, "-tall")
         self._caller = BackgroundCaller(self._collect, lambda r, took: self.app.call_from_thread(
             self._show, *r), lambda e: self.app.call_from_thread(
             self.notify, f"Reading runs failed: {e}", severity="error"), name="ftmllm-runs")
@@ -137,11 +294,42 @@ class RunsScreen(Screen):
         for v in views:
             c = run_cells(v, now)
             if v.status.record.id in self.marked:
-                c = (Text("● ", style=f"bold {PALETTE.accent}") + c[0],) + c[1:]
+                c["name"] = Text("● ", style=f"bold {PALETTE.accent}") + c["name"]
             cells[v.status.record.id] = c
-        table.set_rows([v.status.record.id for v in views], cells)
+        order = sort_views(views, table.sort_key, table.sort_reverse, now)
+        table.show_runs([v.status.record.id for v in order], cells)
         self._render_bar()
         self._render_detail()
+
+    def on_resize(self) -> None:
+        tall = self.size.height >= self.TALL
+        if tall != self.has_class("-tall"):
+            self.set_class(tall, "-tall")
+            self._render_detail()
+
+    # -- sorting -----------------------------------------------------------------------------------
+    def sort_by(self, key: str | None, reverse: bool = False) -> None:
+        table = self.query_one(RunsTable)
+        table.sort_key, table.sort_reverse = key, reverse
+        self._show(self.views, self._problems)
+
+    @on(FastTable.HeaderClicked)
+    def _header_clicked(self, event: FastTable.HeaderClicked) -> None:
+        table = self.query_one(RunsTable)
+        if table.sort_key == event.column:
+            self.sort_by(event.column, not table.sort_reverse)
+        else:
+            self.sort_by(event.column)
+
+    def action_sort_next(self) -> None:
+        table = self.query_one(RunsTable)
+        keys: list[str | None] = [None, *(c.key for c in table.cols)]
+        i = keys.index(table.sort_key) if table.sort_key in keys else 0
+        self.sort_by(keys[(i + 1) % len(keys)])
+
+    def action_sort_reverse(self) -> None:
+        table = self.query_one(RunsTable)
+        self.sort_by(table.sort_key, not table.sort_reverse)
 
     def restyle(self) -> None:
         """The theme changed: rebuild what carries palette colours."""
@@ -156,9 +344,16 @@ class RunsScreen(Screen):
         for state in ("running", "failed", "stopped", "lost"):
             if counts.get(state):
                 t.append(f"  {counts[state]} {state}", style=PALETTE.state(state))
+        table = self.query_one(RunsTable)
+        if table.sort_key is not None:
+            label = LABELS.get(table.sort_key, table.sort_key)
+            arrow = "▼" if (table.sort_key in DESCENDING_FIRST) != table.sort_reverse else "▲"
+            t.append(f"  sort {label}{arrow}", style=PALETTE.muted)
+        elif table.sort_reverse:
+            t.append("  oldest first", style=PALETTE.muted)
         if self.app.ctx.readonly:
             t.append("  READ-ONLY", style=f"bold {PALETTE.warning}")
-        self.query_one("#runbar", Cell).show(t)
+        self.query_one("#runbar", TextLine).show(t)
 
     def selected(self) -> RunView | None:
         key = self.query_one(RunsTable).cursor_key
@@ -179,7 +374,40 @@ class RunsScreen(Screen):
             if v.status.pids:
                 t.append(f"\n{len(v.status.pids)} processes: {' '.join(map(str, v.status.pids[:12]))}",
                          style=PALETTE.muted)
-        self.query_one("#rundetail", Cell).show(t)
+            if self.has_class("-tall"):  # room for the rest of the record
+                self._more_detail(t, v)
+        self.query_one("#rundetail", TextLines).show(t)
+
+    @staticmethod
+    def _more_detail(t: Text, v: RunView) -> None:
+        r, s = v.status.record, v.status
+
+        def when(ts: float) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+        line = f"started {when(r.created_at)}" if r.created_at else "start unknown"
+        if s.ended_at:
+            line += f"  ended {when(s.ended_at)}"
+        elif r.stop_requested_at:
+            line += f"  stopped {when(r.stop_requested_at)}"
+        elif v.last_seen and s.state == "lost":
+            line += f"  last seen {when(v.last_seen)}"
+        if s.exit_code is not None:
+            line += f"  exit code {s.exit_code}"
+        t.append(f"\n{line}", style=PALETTE.muted)
+        if r.config:
+            t.append(f"\nconfig {r.config}", style=PALETTE.muted)
+        where = f"{r.user or '?'}@{r.host or '?'}" + (f"  cwd {r.cwd}" if r.cwd else "")
+        t.append(f"\nby {where}", style=PALETTE.muted)
+        if r.tmux_session:
+            sock = f" (socket {r.tmux_socket})" if r.tmux_socket else ""
+            t.append(f"\ntmux session {r.tmux_session}{sock}", style=PALETTE.muted)
+        if r.gpus:
+            t.append(f"\nGPUs {','.join(map(str, r.gpus))}", style=PALETTE.muted)
+        if r.env:
+            t.append("\nenv " + " ".join(f"{k}={val}" for k, val in r.env), style=PALETTE.muted)
+        for note in r.notes:
+            t.append(f"\n{note}", style=PALETTE.muted)
 
     @on(FastTable.RowHighlighted)
     def _highlighted(self, _event) -> None:

@@ -23,15 +23,17 @@ MAX_LINES = 200_000
 
 class LogView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    LogView { height: 1fr; background: $surface; }
+    LogView { height: 1fr; background: $surface; overflow-x: hidden; }
     """
     BINDINGS = [
-        Binding("up,k", "scroll_lines(-1)", "Up", show=False),
-        Binding("down,j", "scroll_lines(1)", "Down", show=False),
-        Binding("pageup", "scroll_lines(-20)", "Page up", show=False),
-        Binding("pagedown", "scroll_lines(20)", "Page down", show=False),
-        Binding("home", "top", "Top", show=False),
-        Binding("end", "bottom", "End (follow)", show=False),
+        Binding("up,k", "scroll_lines(-1)", "Up", show=False, tooltip="Scroll the log up a line (pauses following)"),
+        Binding("down,j", "scroll_lines(1)", "Down", show=False,
+                tooltip="Scroll the log down a line (at the end it follows again)"),
+        Binding("pageup", "scroll_lines(-20)", "Page up", show=False, tooltip="Scroll the log up a page"),
+        Binding("pagedown", "scroll_lines(20)", "Page down", show=False, tooltip="Scroll the log down a page"),
+        Binding("home", "top", "Top", show=False, tooltip="Top of the log (pauses following)"),
+        Binding("end", "bottom", "End (follow)", show=False, tooltip="End of the log, and follow new lines"),
+        # ← → come from ScrollView: long lines sideways (without wrap)
     ]
 
     class Status(Message):
@@ -51,10 +53,12 @@ class LogView(ScrollView, can_focus=True):
         self._heights = array("i")  # wrap mode: rows per line (prefix sums in _tops)
         self._tops = array("q")
         self._width = 0
+        self._longest = 0  # the longest line (characters): how far ← → can scroll without wrap
 
     # -- content -----------------------------------------------------------------------------------
     def clear(self) -> None:
         self.lines = []
+        self._longest = 0
         self._cache.clear()
         self.matches = []
         self.current_match = -1
@@ -67,6 +71,7 @@ class LogView(ScrollView, can_focus=True):
         start = len(self.lines)
         self.lines.extend(ln.expandtabs(8) if "\t" in ln else ln for ln in lines)
         self.pending = pending.expandtabs(8)
+        self._longest = max(self._longest, len(self.pending), max(map(len, self.lines[start:]), default=0))
         drop = len(self.lines) - MAX_LINES
         if drop > 0:
             del self.lines[:drop]
@@ -80,9 +85,9 @@ class LogView(ScrollView, can_focus=True):
             needle = self.search.lower()
             self.matches += [i for i in range(start, len(self.lines)) if needle in self.lines[i].lower()]
         self._set_virtual()
-        if self.follow:
-            self.scroll_end(animate=False, immediate=True)
-            self.call_after_refresh(self.scroll_end, animate=False)  # once the new size is laid out
+        if self.follow:  # down to the new lines, keeping the sideways position
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)  # once laid out
         elif lines:
             self.new_while_paused += len(lines)
             self.post_message(self.Status())
@@ -94,7 +99,7 @@ class LogView(ScrollView, can_focus=True):
         return max(1, -(-n // w))
 
     def _relayout(self) -> None:
-        self._width = max(1, self.size.width)
+        self._width = self._view_width()
         self._heights = array("i")
         self._tops = array("q")
         if self.wrap:
@@ -118,10 +123,31 @@ class LogView(ScrollView, can_focus=True):
         return n
 
     def _set_virtual(self) -> None:
-        self.virtual_size = Size(self.size.width, self._total_rows())
+        width = self._view_width() if self.wrap else max(self._view_width(), self._longest)
+        self.virtual_size = Size(width, self._total_rows())
+
+    def _view_width(self) -> int:
+        """Columns the lines are shown in (the vertical scrollbar's are not)."""
+        return max(1, self.scrollable_content_region.width or self.size.width)
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        if self.wrap and self._view_width() != self._width:  # the scrollbar came or went: re-wrap
+            self.call_after_refresh(self._rewrap)
+
+    def _rewrap(self) -> None:
+        if self.wrap and self._view_width() != self._width:
+            self._relayout()
+            if self.follow:
+                self.scroll_end(animate=False, immediate=True)
+            self.refresh()
+
+    @property
+    def allow_horizontal_scroll(self) -> bool:
+        """← → and the sideways wheel move along long lines; no horizontal scrollbar takes a row."""
+        return not self.wrap and self.max_scroll_x > 0 and not self._check_disabled()
 
     def on_resize(self) -> None:
-        if self.wrap and self.size.width != self._width:
+        if self.wrap and self._view_width() != self._width:
             self._relayout()
         self._set_virtual()
 
