@@ -36,6 +36,24 @@ def duration(seconds: float | None) -> str:
     return f"{m}:{s:02d}"
 
 
+def age(seconds: float | None) -> str:
+    """42s, 12m, 3h02m, 2d03h: how long a process has run, at the resolution that matters for it
+    (a live table that shows this changes once a minute, not every second)."""
+    if seconds is None:
+        return "-"
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    m = s // 60
+    if m < 60:
+        return f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h:02d}h"
+
+
 def command_line(argv: tuple[str, ...] | list[str]) -> str:
     """A command as a shell would need it typed (so it can be copied)."""
     return " ".join(shlex.quote(a) if a else "''" for a in argv)

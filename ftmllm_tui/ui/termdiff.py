@@ -265,6 +265,21 @@ class ScreenDiffer:
         else:
             self._vsgr = f"{self._vsgr};{params}" if self._vsgr else params
 
+    def _gap(self, x0: int, x1: int) -> str | None:
+        """The known characters of cells [x0, x1) of the cursor's row, if they all have the style
+        the terminal has now (so writing them changes nothing on screen); else None."""
+        if self._ry is None or self._ry >= len(self._rows) or self._rlink:
+            return None
+        chars, styles = self._rows[self._ry]
+        if x1 > len(chars):
+            return None
+        out = chars[x0:x1]
+        if any(c is None or c == "" or len(c) != 1 or not c.isprintable() for c in out):
+            return None
+        if any(st != self._rsgr for st in styles[x0:x1]) or cell_len("".join(out)) != x1 - x0:
+            return None
+        return "".join(out)
+
     def _reset_style(self, emit) -> None:
         if self._rsgr != "":
             emit("\x1b[0m")
@@ -279,6 +294,10 @@ class ScreenDiffer:
                     f"\x1b[{-dx}D" if dx < -1 else "\x1b[D")
                 cha = f"\x1b[{self._vx + 1}G"
                 move = min(move, rel, cha, key=len)
+                if 0 < dx < len(move):  # a short hop: resend the cells between if they are cheaper
+                    gap = self._gap(self._rx, self._vx)
+                    if gap is not None and len(gap.encode()) < len(move):
+                        move = gap
             emit(move)
             self._rx, self._ry = self._vx, self._vy
             # a move past the edge is clamped by the terminal: the column is then not what we asked

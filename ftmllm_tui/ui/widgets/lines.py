@@ -63,7 +63,8 @@ class TitleBar(BuiltLine):
         right.append(f"⟳{interval:g}s ", style=PALETTE.muted)
         right.append(f"◷{window_min}m ", style=PALETTE.muted)
         if snapshot is not None:
-            right.append(time.strftime("%H:%M:%S", time.localtime(snapshot.recorded_t or snapshot.t)),
+            # minutes: a ticking second costs every SSH link ~15 B/s and tells nothing the values don't
+            right.append(time.strftime("%H:%M", time.localtime(snapshot.recorded_t or snapshot.t)),
                          style="bold")
         return _spread(left, right, width)
 

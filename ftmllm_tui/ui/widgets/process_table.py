@@ -56,9 +56,9 @@ def _cells(e: Entry) -> tuple[Text, ...]:
         Text(r.user, style=user_style),
         Text(fmt.bytes_h(mem) if mem is not None else "N/A", style=base),
         Text(_pct(r.gpu.sm_pct), style=base),
-        Text(_pct(cpu, 0 if (cpu or 0) >= 100 else 1), style=base),
+        Text(_pct(cpu, 0 if (cpu or 0) >= 10 else 1), style=base),  # 99.9/100/99.8 is noise, not news
         Text(fmt.bytes_h(r.info.rss_bytes), style=base),
-        Text(fmt.duration(r.elapsed_s), style=base),
+        Text(fmt.age(r.elapsed_s), style=base),
         Text(r.info.run_id or "", style=base),
         cmd,
     )
