@@ -14,6 +14,7 @@ makes the model forget what it knew (the next frame is then sent in full). Set
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rich.cells import cell_len, get_character_cell_size
 
@@ -37,6 +38,38 @@ _UNKNOWN = None  # a model cell we know nothing about: always repaint it
 # SGR attributes and the code that turns each off (22 ends both bold and dim)
 _OFF = {"1": "22", "2": "22", "3": "23", "4": "24", "21": "24", "5": "25", "6": "25", "7": "27", "8": "28",
         "9": "29", "51": "54", "52": "54", "53": "55"}
+
+
+_STEPS = (0x00, 0x5F, 0x87, 0xAF, 0xD7, 0xFF)
+_XTERM = {**{(_STEPS[i // 36], _STEPS[i // 6 % 6], _STEPS[i % 6]): 16 + i for i in range(216)},
+          **{(8 + 10 * i,) * 3: 232 + i for i in range(24)}}
+
+
+@lru_cache(maxsize=4096)
+def shorten_truecolor(params: str) -> str:
+    """``38;2;95;215;95`` → ``38;5;77`` where the colour is exactly one of xterm's 256 (16–255): the
+    same colour on the screen in half the bytes (built-in themes use only such colours)."""
+    if ";2;" not in params:
+        return params
+    parts = params.split(";")
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        p = parts[i]
+        if p in ("38", "48", "58") and i + 1 < len(parts):
+            if parts[i + 1] == "5" and i + 2 < len(parts):
+                out += parts[i:i + 3]
+                i += 3
+                continue
+            if parts[i + 1] == "2" and i + 4 < len(parts):
+                rgb = parts[i + 2:i + 5]
+                n = _XTERM.get(tuple(int(c) for c in rgb)) if all(c.isdigit() for c in rgb) else None
+                out += [p, "5", str(n)] if n is not None else parts[i:i + 5]
+                i += 5
+                continue
+        out.append(p)
+        i += 1
+    return ";".join(out)
 
 
 def _parse_sgr(params: str) -> tuple[str, str, str, frozenset[str]] | None:
@@ -258,6 +291,7 @@ class ScreenDiffer:
             self._rows[y] = ([], [])
 
     def _sgr(self, params: str) -> None:
+        params = shorten_truecolor(params)
         if params in ("", "0"):
             self._vsgr = ""
         elif params.startswith("0;"):

@@ -140,3 +140,15 @@ def test_real_textual_session_through_a_pty(tmp_path):
     assert "Processes" in "\n".join(pair.dif.display)
     # and the point of it all: far fewer bytes than Textual wrote
     assert pair.differ.bytes_out < 0.5 * pair.differ.bytes_in
+
+
+def test_truecolor_that_is_an_xterm_colour_goes_as_256():
+    from ftmllm_tui.ui.termdiff import shorten_truecolor
+
+    assert shorten_truecolor("1;38;2;95;215;95;48;2;18;18;18") == "1;38;5;77;48;5;233"
+    assert shorten_truecolor("38;2;10;200;30") == "38;2;10;200;30"  # not one of the 256: kept exact
+    assert shorten_truecolor("38;5;38;2") == "38;5;38;2"  # colour 38, then dim: not a truecolor
+    pair = Pair(20, 2)
+    out = pair.write("\x1b[1;1H\x1b[38;2;255;95;95mred\x1b[0m")
+    assert "38;5;203" in out and "38;2" not in out
+    assert pair.mismatches() == []
