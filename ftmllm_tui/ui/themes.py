@@ -42,6 +42,7 @@ class ThemeSpec:
     colors: dict[str, Any] = field(default_factory=dict)  # COLOR_KEYS + LIST_KEYS (tuples) + "states" (dict)
     editor_syntax: str = "vscode_dark"
     editor_styles: dict[str, str] = field(default_factory=dict)
+    editor_background: str = ""  # "" = the syntax theme's own
     source: str = "built-in"
 
     def textual_theme(self):
@@ -146,13 +147,17 @@ def parse_theme(data: dict[str, Any], *, name: str, source: str, base: ThemeSpec
             styles[k] = v
         else:
             warn(f"editor.styles.{k} = {v!r} is not a style")
+    background = editor.get("background", base.editor_background if base and "syntax" not in editor else "")
+    if background and not _valid_colour(background):
+        warn(f"editor.background = {background!r} is not a colour")
+        background = ""
     for k in editor:
-        if k not in ("syntax", "styles"):
+        if k not in ("syntax", "styles", "background"):
             warn(f"unknown key editor.{k} ignored")
     desc = data.get("description", "")
     return ThemeSpec(name=name, description=desc if isinstance(desc, str) else "", dark=dark,
                      textual=textual, colors=colors, editor_syntax=syntax, editor_styles=styles,
-                     source=source)
+                     editor_background=background, source=source)
 
 
 def _read(path_or_res, label: str, warnings: list[str]) -> dict[str, Any] | None:
@@ -245,4 +250,9 @@ def editor_theme(spec: ThemeSpec):
     styles.update({k: Style.parse(v) for k, v in spec.editor_styles.items()})
     styles["ftm.error"] = Style.parse(spec.colors.get("editor_error", "bold underline red"))
     styles["ftm.warning"] = Style.parse(spec.colors.get("editor_warning", "underline yellow"))
-    return replace(base, name=f"ftm-{spec.name}", syntax_styles=styles)
+    extra = {}
+    if spec.editor_background:
+        extra["base_style"] = (base.base_style or Style()) + Style(bgcolor=spec.editor_background)
+        if base.gutter_style is not None:
+            extra["gutter_style"] = base.gutter_style + Style(bgcolor=spec.editor_background)
+    return replace(base, name=f"ftm-{spec.name}", syntax_styles=styles, **extra)

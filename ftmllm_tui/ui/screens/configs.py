@@ -175,7 +175,7 @@ class ConfigsScreen(Screen):
             return
         self.entries = entries
         title = Text(" Configs", style="bold")
-        title.append(f"  {len(entries)} files · folders: {', '.join(str(d) for d in self._dirs())}",
+        title.append(f"  {len(entries)} files · folders: {', '.join(short_dir(d) for d in self._dirs())}",
                      style=PALETTE.muted)
         if notes:
             title.append("  · " + "; ".join(notes), style=PALETTE.warning)
@@ -219,7 +219,8 @@ class ConfigsScreen(Screen):
             cmd = self.commands.get(e.path) or guess_command({}, e.path)
             check = self.checks.get(e.path, Text("…", style=PALETTE.muted))
             t.add_row(mark, Text(e.path.name, style="bold"), cmd, check,
-                      time.strftime("%Y-%m-%d %H:%M", time.localtime(e.mtime)), short_dir(e.path.parent),
+                      "" if e.source == "example" else time.strftime("%Y-%m-%d %H:%M", time.localtime(e.mtime)),
+                      "(bundled examples)" if e.source == "example" else short_dir(e.path.parent),
                       key=str(e.path))
         if self.shown:
             t.move_cursor(row=min(keep, len(self.shown) - 1))
