@@ -65,7 +65,9 @@ def test_a_worker_ignoring_sigint_gets_sigterm_after_the_grace(tmp_path, rid, au
         took = time.monotonic() - t0
         assert report.all_gone and took <= 1.0 + 1.0, took
         stubborn = next(o for o in report.outcomes if o.pid == s.workers[1])
-        assert (stubborn.result, stubborn.last_signal) == ("stopped", "SIGTERM")
+        # SIGTERM reaches it directly, or first through the launcher, which forwards it (then the
+        # stopper finds it already gone when its turn comes): stopped either way, never killed
+        assert stubborn.result == "stopped" and stubborn.last_signal in ("SIGTERM", None)
         assert [line["signal"] for line in audit_lines(audit)].count("SIGTERM") >= 1
     finally:
         s.cleanup()
