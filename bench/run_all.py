@@ -74,6 +74,9 @@ def main() -> None:
                           capture_output=True, text=True, check=True).stdout
     (out / "stop.jsonl").write_text(stop)
     stops = [json.loads(line) for line in stop.splitlines()]
+    ssh = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_ssh.py"), "--no-local", "--seconds",
+                          str(min(a.seconds, 30))], capture_output=True, text=True).stdout  # needs sshd
+    (out / "ssh.jsonl").write_text(ssh)
 
     idle = {}
     exe = [sys.executable, "-m", "ftmllm_tui.cli", "--interval", "1"]
@@ -113,6 +116,9 @@ def main() -> None:
                      f"{p['first_s']:.2f} s (nvitop)", f"{r['ui_frame_s'] / p['first_s']:.2f}×", "-"))
         rows.append((f"quit after q {tag}", f"{r['quit_s']:.2f} s", "-", "-", "< 1 s"))
 
+    for r in map(json.loads, ssh.splitlines()):
+        rows.append((f"idle bytes/s over SSH {r['cols']}×{r['rows']} (replay): terminal, wire",
+                     f"{r['bytes_per_s']:.0f}, {r['wire_bytes_per_s']:.0f}", "-", "-", "-"))
     for r in map(json.loads, (met + logs).splitlines()):
         if r.get("value") is None or r["name"].startswith(("generate", "toolong:", "same small")):
             continue
