@@ -77,20 +77,40 @@ def env_python(llamafactory_cli: str, environ: Mapping[str, str] | None = None,
     return [str(beside)] if beside.exists() else None
 
 
+CANCELLED = "cancelled"
+
+
 def _run_probe(python: list[str], args: list[str], *, timeout: float, cwd: Path | None,
-               environ: Mapping[str, str] | None) -> tuple[dict | None, str]:
+               environ: Mapping[str, str] | None, cancel=None) -> tuple[dict | None, str]:
+    """Run the probe; ``cancel`` (a threading.Event) stops it early: its whole process group is killed."""
+    import signal
+
     env = dict(environ or os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")       # a deep check must not download anything
     env["PYTHONUNBUFFERED"] = "1"
     try:
-        proc = subprocess.run([*python, str(PROBE), *args], check=False, capture_output=True, text=True,
-                              timeout=timeout, cwd=str(cwd) if cwd else None, env=env, errors="replace")
-    except subprocess.TimeoutExpired:
-        return None, f"the check did not finish in {timeout:.0f} s"
+        proc = subprocess.Popen([*python, str(PROBE), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=str(cwd) if cwd else None, env=env, errors="replace",
+                                start_new_session=True)
     except OSError as exc:
         return None, f"cannot run {shlex.join(python)}: {exc.strerror or exc}"
-    out = (proc.stdout or "") + (proc.stderr or "")
-    for line in reversed((proc.stdout or "").splitlines()):
+    deadline = time.monotonic() + timeout
+    stdout = stderr = ""
+    while True:
+        try:
+            stdout, stderr = proc.communicate(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            stopped = cancel is not None and cancel.is_set()
+            if stopped or time.monotonic() > deadline:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    proc.kill()
+                proc.communicate()
+                return None, CANCELLED if stopped else f"the check did not finish in {timeout:.0f} s"
+    out = (stdout or "") + (stderr or "")
+    for line in reversed((stdout or "").splitlines()):
         if line.startswith("{"):
             try:
                 return json.loads(line), out
@@ -109,7 +129,7 @@ def detect_version(python: list[str] | None, *, timeout: float = 20.0,
 
 def deep_check(text: str, command: str, python: list[str] | None, *, workdir: Path | None = None,
                name: str = "config.yaml", timeout: float = 180.0,
-               environ: Mapping[str, str] | None = None) -> DeepResult:
+               environ: Mapping[str, str] | None = None, cancel=None) -> DeepResult:
     """LLaMA-Factory's own parser (get_train_args / get_infer_args / get_eval_args) on the text as it is in
     the editor (saved or not), run in the training environment from the run's working directory."""
     if not python:
@@ -120,7 +140,10 @@ def deep_check(text: str, command: str, python: list[str] | None, *, workdir: Pa
         cfg = Path(tmp) / (Path(name).stem + ".yaml")
         cfg.write_text(text, encoding="utf-8", errors="surrogateescape")
         data, out = _run_probe(python, ["check", command, str(cfg)], timeout=timeout, cwd=workdir,
-                               environ=environ)
+                               environ=environ, cancel=cancel)
+    if out == CANCELLED:
+        return DeepResult(False, "cancelled", error_type="Cancelled", machine=True,
+                          seconds=time.monotonic() - t0)
     tail = "\n".join(out.strip().splitlines()[-15:])
     if data is None:
         return DeepResult(False, out.strip().splitlines()[-1] if out.strip() else "the check printed nothing",

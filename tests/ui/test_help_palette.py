@@ -135,3 +135,19 @@ async def test_configs_header_click_sorts_and_folders_are_short(env):
         assert ours() == sorted(ours(), reverse=True)
         row = next(i for i, e in enumerate(scr.shown) if e.path == cfg)
         assert str(table.get_row_at(row)[5]) == "./configs"  # relative to the working directory
+
+
+async def test_deep_check_shows_progress_and_f8_cancels(env):
+    tmp, cfg = env
+    app = app_for(cfg, lf_python="/bin/sh -c 'sleep 60' sh", llamafactory_version="0.9.5")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, EditorScreen) and app.screen.report is not None)
+        ed = app.screen
+        await pilot.press("f8")
+        await until(pilot, lambda: "deep check" in ed.query_one("#edstatus").text.plain)
+        assert "F8 cancels" in ed.query_one("#edstatus").text.plain
+        await pilot.pause(1.2)
+        assert " 1 s" in ed.query_one("#edstatus").text.plain or " 2 s" in ed.query_one("#edstatus").text.plain
+        await pilot.press("f8")
+        await until(pilot, lambda: any("cancelled" in str(n.message) for n in app._notifications), timeout=5)
+        assert ed._deep_cancel is None and "deep check" not in ed.query_one("#edstatus").text.plain

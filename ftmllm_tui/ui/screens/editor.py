@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import time
 from pathlib import Path
 
 from rich.text import Text
@@ -58,7 +59,7 @@ class EditorScreen(Screen):
         Binding("f4", "cycle_command", "As", show=False,
                 tooltip="Validate as train / chat / webchat / api / export / eval"),
         Binding("f5", "launch", "Launch", tooltip="Launch this config (save first), with one-off overrides"),
-        Binding("f8", "deep", "Deep", tooltip="Run LLaMA-Factory's own parser in the training env"),
+        Binding("f8", "deep", "Deep", tooltip="Run LLaMA-Factory's own parser in the training env (F8 again cancels)"),
         Binding("f9", "backups", "Backups", show=False, tooltip="Previous versions of this file: diff or restore"),
         Binding("ctrl+o", "external", "$EDITOR", show=False, tooltip="Open in $EDITOR (the TUI is suspended)"),
         Binding("f10", "problems", "Problems", show=False, tooltip="Focus the problems list"),
@@ -97,7 +98,10 @@ class EditorScreen(Screen):
         self._debounce: Timer | None = None
         self._find_from = (0, 0)
         self.workdir = Path.cwd()
-        self.keyhelp_wanted: bool | None = None  # the key help panel: None = shown when 100+ columns wide
+        self.keyhelp_wanted: bool | None = None
+        self._deep_cancel = None  # a threading.Event while a deep check runs
+        self._deep_timer: Timer | None = None
+        self._deep_t0 = 0.0  # the key help panel: None = shown when 100+ columns wide
 
     # -- building --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -736,21 +740,48 @@ class EditorScreen(Screen):
         self.query_one("#problems", OptionList).focus()
 
     def action_deep(self) -> None:
+        """F8: the deep check; F8 again while it runs cancels it (it can take a minute: imports torch)."""
+        if self._deep_cancel is not None:
+            self._deep_cancel.set()
+            self._deep_status("cancelling…")
+            return
         if self.report is not None and not self.report.syntax_ok:
             self.notify("Fix the YAML syntax first", severity="warning", timeout=4)
             return
-        self.notify("Deep check: running LLaMA-Factory's parser in the training environment…", timeout=4)
-        self._deep(self.text, self.current_command())
+        import threading
+
+        self._deep_cancel = threading.Event()
+        self._deep_t0 = time.monotonic()
+        self._deep_timer = self.set_interval(1.0, lambda: self._deep_status())
+        self._deep_status()
+        self._deep(self.text, self.current_command(), self._deep_cancel)
+
+    def _deep_status(self, note: str = "") -> None:
+        if not self._alive or self._deep_cancel is None:
+            return
+        secs = time.monotonic() - self._deep_t0
+        t = Text(f" deep check: LLaMA-Factory's parser in the training env… {secs:.0f} s", style=PALETTE.accent)
+        t.append(f"  {note}" if note else "  F8 cancels", style=PALETTE.muted)
+        self.query_one("#edstatus", Cell).show(t)
 
     @work(thread=True, exclusive=True, group="deep")
-    def _deep(self, text: str, command: str) -> None:
+    def _deep(self, text: str, command: str, cancel) -> None:
         from ...core.lfenv import deep_check
 
-        res = deep_check(text, command, self.app.ctx.lf_python(), workdir=self.workdir, name=self.path.name)
+        res = deep_check(text, command, self.app.ctx.lf_python(), workdir=self.workdir, name=self.path.name,
+                         cancel=cancel)
         self.app.call_from_thread(self._deep_done, res)
 
     def _deep_done(self, res) -> None:
+        self._deep_cancel = None
+        if self._deep_timer is not None:
+            self._deep_timer.stop()
+            self._deep_timer = None
         if not self._alive:
+            return
+        self._status()
+        if res.error_type == "Cancelled":
+            self.notify(f"Deep check cancelled after {res.seconds:.0f} s", timeout=4)
             return
         if res.ok:
             self.notify(f"Deep check: LLaMA-Factory {res.version} accepts it ({res.seconds:.1f} s)", timeout=8)
