@@ -49,7 +49,7 @@ def measure(cmd: list[str], cols: int, rows: int, seconds: float, warmup: float,
     pid, fd = pty.fork()
     if pid == 0:  # child
         os.environ.update(env or {})
-        os.environ.setdefault("TERM", "xterm-256color")
+        os.environ["TERM"] = os.environ.get("FTMLLM_BENCH_TERM", "xterm-256color")  # not the caller's: comparable runs
         os.execvp(cmd[0], cmd)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     proc = psutil.Process(pid)
