@@ -184,6 +184,39 @@ class FtmApp(App):
 
         self.push_screen(CommandPalette(providers=[ThemeCommands], placeholder="Theme…"))
 
+    # -- errors: a short message and a log file, not a traceback over the terminal -------------------
+    def _fatal_error(self) -> None:
+        """An unexpected error ends the app (Textual cannot go on after one); the traceback goes to
+        errors.log in the state dir, the terminal gets what happened and what to do next. Runs are in
+        tmux and are not affected. FTMLLM_DEBUG=1 prints the full traceback as Textual does."""
+        import os
+        import sys
+        import time
+        import traceback
+
+        from rich.text import Text
+
+        error = self._exception
+        if os.environ.get("FTMLLM_DEBUG") or error is None:
+            super()._fatal_error()
+            return
+        from ..settings import state_dir
+
+        path = state_dir() / "errors.log"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} ftmllm-tui {' '.join(sys.argv[1:])}\n")
+                f.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+            where = f"The details are in {path}: please attach that file to a bug report."
+        except OSError as e:
+            where = f"(errors.log could not be written: {e.strerror}; FTMLLM_DEBUG=1 prints the details.)"
+        self.bell()
+        self._exit_renderables.append(Text.assemble(
+            ("ftmllm-tui stopped on an unexpected error: ", "bold red"), f"{type(error).__name__}: {error}\n",
+            f"{where}\nRuns launched from the app keep running in tmux; start ftmllm-tui again to see them."))
+        self._close_messages_no_wait()
+
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._persist_theme = True

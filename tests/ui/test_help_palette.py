@@ -151,3 +151,29 @@ async def test_deep_check_shows_progress_and_f8_cancels(env):
         await pilot.press("f8")
         await until(pilot, lambda: any("cancelled" in str(n.message) for n in app._notifications), timeout=5)
         assert ed._deep_cancel is None and "deep check" not in ed.query_one("#edstatus").text.plain
+
+
+def test_an_unexpected_error_is_a_short_message_and_a_log_not_a_traceback(tmp_path):
+    """In a real pty: an error in a handler ends the app with two lines and errors.log, not a traceback."""
+    import os
+
+    from .test_pty import read_until, running, wait_exit
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import ftmllm_tui.ui.screens.home as h\n"
+        "def broken(self):\n    raise RuntimeError('boom in a handler')\n"
+        "h.HomeScreen.action_window = broken\n")
+    env = {"XDG_STATE_HOME": str(tmp_path / "state"), "FTMLLM_SPLASH": "0",
+           "PYTHONPATH": f"{hook}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    with running(["--replay", "tests/data/h200x8_synth.jsonl"], env=env) as (pid, fd):
+        out = read_until(fd, b"Processes", 20)
+        os.write(fd, b"w")
+        out += read_until(fd, b"errors.log", 10)  # what the terminal shows after the app ends
+        code = wait_exit(pid, fd, 10)
+    log = (tmp_path / "state" / "ftmllm-tui" / "errors.log").read_text()
+    assert "RuntimeError: boom in a handler" in log and "Traceback" in log
+    assert code == 1
+    assert b"stopped on an unexpected error" in out and b"RuntimeError: boom in a handler" in out
+    assert b"Traceback" not in out and b"errors.log" in out

@@ -25,7 +25,8 @@ def spawn(args, cols=80, rows=24, env=None, replace_env=False):
         else:
             os.environ["TERM"] = "xterm-256color"
         os.environ.update(env or {})
-        os.environ["PYTHONPATH"] = str(ROOT)
+        extra = (env or {}).get("PYTHONPATH")  # a test's own import hooks, after the repo
+        os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + extra if extra else "")
         os.execv(sys.executable, [sys.executable, "-m", "ftmllm_tui.cli", *args])
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     return pid, fd

@@ -49,7 +49,7 @@ class HomeScreen(Screen):
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
         Binding("S", "sort_reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("w", "window", "Window", show=False, tooltip="History window: 1, 5, 15, 60 minutes"),
-        Binding("plus,equals_sign", "faster", "Faster", show=False, key_display="+",
+        Binding("plus,equals_sign", "faster", "Faster", show=False, key_display="+ =",
                 tooltip="Refresh faster (down to 0.5 s)"),
         Binding("minus", "slower", "Slower", show=False, key_display="-",
                 tooltip="Refresh slower (up to 60 s)"),
