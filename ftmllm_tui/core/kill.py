@@ -162,8 +162,11 @@ class Stopper:
 
     def __init__(self, plan: Plan, *, audit: Audit, grace_int: float = 10.0, grace_term: float = 5.0,
                  verify_s: float = 3.0, progress: Callable[[str], None] = lambda m: None,
-                 poll_s: float = 0.05, sleep: Callable[[float], None] = time.sleep):
+                 poll_s: float = 0.05, sleep: Callable[[float], None] = time.sleep, hurry=None):
+        """``hurry``: a threading.Event; setting it ends the current grace period at once (the next
+        signal goes out now). It is cleared as each wait ends, so each press skips one wait."""
         self.plan = plan
+        self.hurry = hurry
         self.audit = audit
         self.grace_int = grace_int
         self.grace_term = grace_term
@@ -260,6 +263,10 @@ class Stopper:
         end = time.monotonic() + seconds
         alive = self._alive()
         while alive and time.monotonic() < end:
+            if self.hurry is not None and self.hurry.is_set():
+                self.hurry.clear()
+                self.progress("not waiting any longer: next signal now")
+                break
             self.sleep(self.poll_s)
             alive = self._alive()
         return alive

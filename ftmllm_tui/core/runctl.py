@@ -206,7 +206,9 @@ def plan_run_stop(registry: Registry, run: RunRecord, *, allow_others: bool = Fa
 
 def execute_stop(registry: Registry, tmux: Tmux | None, run: RunRecord, plan: Plan, *, audit: Audit,
                  grace_int: float, grace_term: float, force: bool = False, save_first: bool = False,
-                 save_timeout: float = 120.0, progress: Callable[[str], None] = lambda m: None) -> Report:
+                 save_timeout: float = 120.0, progress: Callable[[str], None] = lambda m: None,
+                 hurry=None) -> Report:
+    """``hurry`` (a threading.Event): set it to end the current wait (save, SIGINT or SIGTERM grace)."""
     if save_first:
         # the processes that run the trainer: torchrun's workers, or llamafactory-cli itself when it
         # trains in-process (one rank); never the runner nor torchrun (SIGABRT would kill them)
@@ -215,16 +217,17 @@ def execute_stop(registry: Registry, tmux: Tmux | None, run: RunRecord, plan: Pl
             and any(a.endswith("llamafactory-cli") for a in t.proc.cmdline[:2])]
         progress(f"SIGABRT to {len(workers)} trainer process{'es' if len(workers) != 1 else ''}: "
                  "LLaMA-Factory stops at the next step and saves")
-        _abort_then_wait(replace(plan, targets=tuple(workers)), audit, save_timeout, progress)
+        _abort_then_wait(replace(plan, targets=tuple(workers)), audit, save_timeout, progress, hurry)
     report = Stopper(plan, audit=audit, grace_int=grace_int, grace_term=grace_term,
-                     progress=progress).run(force=force)
+                     progress=progress, hurry=hurry).run(force=force)
     registry.save(with_stop(run, report.as_dicts(), time.time()))
     if tmux is not None and run.tmux_session:
         tmux.kill_session(run.tmux_session)
     return report
 
 
-def _abort_then_wait(plan: Plan, audit: Audit, timeout: float, progress: Callable[[str], None]) -> None:
+def _abort_then_wait(plan: Plan, audit: Audit, timeout: float, progress: Callable[[str], None],
+                     hurry=None) -> None:
     """SIGABRT to each worker (identity-checked, audited), then wait for the run to end by itself."""
     import signal as _signal
 
@@ -235,6 +238,10 @@ def _abort_then_wait(plan: Plan, audit: Audit, timeout: float, progress: Callabl
     while time.monotonic() < end:
         if not any(same_process(t.proc.pid, t.proc.create_time) for t in plan.targets):
             progress("the workers saved and stopped")
+            return
+        if hurry is not None and hurry.is_set():
+            hurry.clear()
+            progress("not waiting for the save any longer: stopping now")
             return
         time.sleep(0.2)
     progress(f"still running {timeout:g} s after SIGABRT: stopping normally")

@@ -211,3 +211,29 @@ def test_a_worker_that_already_exited_is_reported_as_gone(tmp_path, rid, audit):
         assert all(line.get("pid") != s.workers[0] for line in audit_lines(audit))
     finally:
         s.cleanup()
+
+
+def test_hurry_skips_the_grace_period(tmp_path, rid, audit):
+    """A stubborn run with long graces: "Next signal now" ends each wait at once (SIGTERM, then SIGKILL)."""
+    import threading
+
+    s = StandIn(tmp_path, rid, "--workers", "1", "--ignore-term", "0")
+    try:
+        plan = make_plan(run_processes(rid, None), run_id=rid)
+        hurry = threading.Event()
+        lines: list[str] = []
+
+        def progress(m: str) -> None:
+            lines.append(m)
+            if m.startswith(("SIGINT", "SIGTERM")):  # as a user pressing the button in each wait
+                threading.Timer(0.3, hurry.set).start()
+
+        t0 = time.monotonic()
+        report = Stopper(plan, audit=audit, grace_int=60, grace_term=60, progress=progress, hurry=hurry).run()
+        took = time.monotonic() - t0
+        assert report.all_gone and took < 5, (took, lines)
+        w = next(o for o in report.outcomes if o.pid == s.workers[0])
+        assert (w.result, w.last_signal) == ("killed", "SIGKILL")
+        assert sum("next signal now" in m for m in lines) == 2
+    finally:
+        s.cleanup()

@@ -291,3 +291,39 @@ async def test_prompt_and_pick_cancel_with_escape_at_80x24():
         assert ol.virtual_size.height == len(choices)  # one row per choice: details do not wrap
         await pilot.press("escape")
         await until(pilot, lambda: result == [None])
+
+
+async def test_a_running_stop_offers_next_signal_now(monkeypatch):
+    """Stopping a stubborn run: while the dialog waits out a grace period, "Next signal now" cuts it short."""
+    import threading
+
+    from ftmllm_tui.core.kill import Report
+
+    monkeypatch.setattr(stop_mod, "plan_run_stop", lambda *a, **k: torchrun_plan(2))
+    seen: list[str] = []
+
+    def fake_stop(*a, hurry=None, progress=lambda m: None, **k):
+        progress("SIGINT to the launcher's group; waiting up to 60 s")
+        assert isinstance(hurry, threading.Event)
+        if hurry.wait(10):
+            seen.append("hurried")
+            progress("not waiting any longer: next signal now")
+        return Report("r1")
+
+    monkeypatch.setattr(stop_mod, "execute_stop", fake_stop)
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        scr = StopScreen(record())
+        result = await open_dialog(app, pilot, scr, lambda s: s.plan is not None)
+        await pilot.click("#stop")
+        await until(pilot, lambda: str(scr.query_one("#force", Button).label) == "Next signal now")
+        force = scr.query_one("#force", Button)
+        assert not force.disabled and scr.running
+        await pilot.press("escape")  # does not abandon a stop half-way: it says what is going on
+        await pilot.pause(0.1)
+        assert app.screen is scr and any("Next signal now" in str(n.message) for n in app._notifications)
+        await pilot.click("#force")
+        await until(pilot, lambda: seen == ["hurried"] and not scr.running)
+        assert force.disabled
+        await pilot.press("escape")
+        await until(pilot, lambda: result)

@@ -90,6 +90,7 @@ class StopScreen(ModalScreen[Report | None]):
         self.record = record
         self.plan: Plan | None = None
         self.running = False
+        self._hurry = None  # a threading.Event while a stop waits out a grace period
         self.report: Report | None = None
 
     def compose(self) -> ComposeResult:
@@ -151,11 +152,22 @@ class StopScreen(ModalScreen[Report | None]):
         if bid in ("cancel", "close"):
             self.dismiss(self.report)
             return
-        if self.plan is None or self.running:
+        if self.running:
+            if bid == "force" and self._hurry is not None:  # "Next signal now": skip the current wait
+                self._hurry.set()
             return
+        if self.plan is None:
+            return
+        import threading
+
         self.running = True
+        self._hurry = threading.Event()
         for b in self.query(Button):
             b.disabled = True
+        if bid != "force":  # a stubborn run: the wait for each grace period can be cut short
+            force_btn = self.query_one("#force", Button)
+            force_btn.label = "Next signal now"
+            force_btn.disabled = False
         self._lines: list[str] = []
         self._stop(force=bid == "force", save=bid == "save")
 
@@ -171,12 +183,14 @@ class StopScreen(ModalScreen[Report | None]):
             ctx.registry, ctx.tmux, self.record, self.plan, audit=ctx.audit,
             grace_int=ctx.settings.stop_grace_s, grace_term=ctx.settings.term_grace_s, force=force,
             save_first=save, save_timeout=ctx.settings.stop_and_save_timeout_s,
-            progress=lambda m: self.app.call_from_thread(self._log, m))
+            progress=lambda m: self.app.call_from_thread(self._log, m), hurry=self._hurry)
         self.app.call_from_thread(self._done, report)
 
     def _done(self, report: Report) -> None:
         self.report = report
         self.running = False
+        if self.query("#force"):
+            self.query_one("#force", Button).disabled = True
         show_report(self, report)
         self._log(f"All gone in {report.took_s:.2f} s." if report.all_gone
                   else "Some processes are still there: see the outcomes.")
@@ -184,3 +198,6 @@ class StopScreen(ModalScreen[Report | None]):
     def action_cancel(self) -> None:
         if not self.running:
             self.dismiss(self.report)
+        else:
+            self.notify("Stopping: signals are out, the dialog closes when every process is checked. "
+                        "\"Next signal now\" skips the wait.", timeout=4)
