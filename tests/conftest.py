@@ -10,6 +10,14 @@ import pytest
 from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
 
 DATA = Path(__file__).parent / "data"
+
+# The suite may be started where SIGINT / SIGHUP are ignored (a background job, nohup, some CI
+# runners), and ignored signals are inherited by every child: the apps under test would then never
+# see the ctrl+c or the hang-up the tests send. Run them as a terminal would.
+import signal as _signal  # noqa: E402
+
+_signal.signal(_signal.SIGINT, _signal.default_int_handler)
+_signal.signal(_signal.SIGHUP, _signal.SIG_DFL)
 sys.path.insert(0, str(Path(__file__).parent))
 
 
