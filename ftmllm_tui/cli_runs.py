@@ -153,7 +153,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .core.runctl import collect, external_runs
+    from .core.runctl import collect, external_runs, run_duration
 
     ctx = _context(args)
     views, problems = collect(ctx.registry, ctx.tmux, stall_minutes=ctx.settings.stall_minutes)
@@ -181,7 +181,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not views:
         print("no runs yet (ftmllm-tui launch CONFIG)")
         return EXIT_OK
-    print(f"{'ID':<34} {'KIND':<7} {'STATE':<9} {'GPUS':<6} {'PROGRESS':>9} {'LOSS':>8} {'AGE':>8}  USER")
+    print(f"{'ID':<34} {'KIND':<7} {'STATE':<9} {'GPUS':<6} {'PROGRESS':>9} {'LOSS':>8} {'TIME':>8}  USER")
     now = time.time()
     for v in views:
         r, s = v.status.record, v.status
@@ -191,7 +191,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         gpus = "cpu" if r.gpus is None else ",".join(map(str, r.gpus))
         state = s.state + ("!" if v.stalled else "") + ("*" if s.orphaned else "")
         print(f"{r.id[:34]:<34} {r.kind:<7} {state:<9} {gpus:<6} {pct:>9} {loss:>8} "
-              f"{fmt.duration(now - r.created_at):>8}  {r.user}")
+              f"{fmt.duration(run_duration(v, now)):>8}  {r.user}")
     if any(v.stalled for v in views) or any(v.status.orphaned for v in views):
         print("! stalled: trainer_log has not grown lately   * orphaned: the tmux session is gone")
     return EXIT_OK
