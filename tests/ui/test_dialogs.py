@@ -327,3 +327,24 @@ async def test_a_running_stop_offers_next_signal_now(monkeypatch):
         assert force.disabled
         await pilot.press("escape")
         await until(pilot, lambda: result)
+
+
+async def test_f1_lists_the_keys_of_a_dialog():
+    """App keys do not reach a modal: every dialog binds F1 (and ? outside text fields) itself."""
+    from ftmllm_tui.ui.screens.confirm import ConfirmScreen
+    from ftmllm_tui.ui.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        scr = ConfirmScreen("Forget run x?", "Its folder is deleted.", yes="Forget")
+        await open_dialog(app, pilot, scr)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, HelpScreen) and app.screen.under is scr
+        assert "Confirm" in app.screen.query_one("VerticalScroll").border_title
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.screen is scr
+        await pilot.press("f1")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, HelpScreen)

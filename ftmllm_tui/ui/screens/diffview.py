@@ -6,10 +6,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ..palette import PALETTE
+from .dialog import Dialog
 
 
 def diff_text(diff: str, limit: int = 400) -> Text:
@@ -26,12 +26,13 @@ def diff_text(diff: str, limit: int = 400) -> Text:
     return t
 
 
-class _DiffDialog(ModalScreen[str | None]):
+class _DiffDialog(Dialog[str | None]):
     """A summary at the top, the buttons at the bottom (both docked: always on screen), the diff scrolls between.
 
     One Button.Pressed handler for the whole family: subclasses override ``chosen``, never define
     ``on_button_pressed`` again (Textual would call both, and dismiss twice: the second one closes the screen
     underneath, e.g. the editor)."""
+    HELP_TITLE = "Save or reload"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """

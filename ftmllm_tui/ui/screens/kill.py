@@ -11,12 +11,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from ...core.kill import Plan, Refusal, make_plan, signal_processes
 from ...core.proctree import describe
 from ..palette import PALETTE
+from .dialog import Dialog
 from .stop import show_report, targets_table
 
 SIGNALS = {"int": signal.SIGINT, "term": signal.SIGTERM, "kill": signal.SIGKILL}
@@ -55,7 +55,8 @@ def kill_title(plan: Plan | None, picked: int) -> str:
     return f"Signal {plural(len(plan.targets))}" + (f" · {len(plan.refused)} refused" if plan.refused else "")
 
 
-class KillScreen(ModalScreen):
+class KillScreen(Dialog):
+    HELP_TITLE = "Signal processes"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     # the buttons (and the as-root input) are docked at the bottom: always on screen; the list scrolls
     DEFAULT_CSS = """

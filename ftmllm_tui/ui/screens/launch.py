@@ -11,7 +11,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -20,6 +19,7 @@ from ...core.launch import LF_COMMANDS, LaunchError, LaunchRequest, Prepared, pr
 from ...core.runs import ALL_KINDS, RunRecord
 from ...core.tmux import TmuxError
 from ..palette import PALETTE
+from .dialog import Dialog
 
 
 def is_replay(app) -> bool:
@@ -50,7 +50,8 @@ def gpu_table(app) -> Table | Text:
     return t
 
 
-class LaunchScreen(ModalScreen[RunRecord | None]):
+class LaunchScreen(Dialog[RunRecord | None]):
+    HELP_TITLE = "Launch a run"
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+y", "copy", "Copy command")]
     # The fields are docked at the top and the buttons at the bottom: both always on screen (80x24 included);
     # the GPU table and the command/problems between them scroll.

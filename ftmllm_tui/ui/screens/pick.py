@@ -10,15 +10,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...core.pickers import Choice, Found
 from ..palette import PALETTE
+from .dialog import Dialog
 
 
-class PickScreen(ModalScreen[Choice | None]):
+class PickScreen(Dialog[Choice | None]):
+    HELP_TITLE = "Pick a value"
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("down", "down", show=False),
                 Binding("up", "up", show=False), Binding("pagedown", "page_down", show=False),
                 Binding("pageup", "page_up", show=False)]

@@ -8,7 +8,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ...core import fmt
@@ -16,6 +15,7 @@ from ...core.kill import Plan, Report
 from ...core.runctl import execute_stop, plan_run_stop
 from ...core.runs import RunRecord
 from ..palette import PALETTE
+from .dialog import Dialog
 
 
 def gpu_lookup(app):
@@ -70,7 +70,8 @@ def report_table(report: Report) -> Table:
     return t
 
 
-class StopScreen(ModalScreen[Report | None]):
+class StopScreen(Dialog[Report | None]):
+    HELP_TITLE = "Stop a run"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     # The explanation and the buttons are docked at the bottom of the dialog: always on screen, even with the
     # ten processes of an 8-GPU torchrun at 80x24; the command and the process list scroll above them.
