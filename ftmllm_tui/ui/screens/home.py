@@ -65,7 +65,7 @@ class HomeScreen(Screen):
     DEFAULT_CSS = """
     HomeScreen { layout: vertical; }
     #banner { height: auto; width: 1fr; background: $warning 20%; color: $text; padding: 0 1;
-              display: none; }
+              display: none; text-wrap: wrap; }
     #banner.-shown { display: block; }
     #procbar { height: 1; width: 1fr; padding: 0 1; background: $panel; }
     #filter { dock: bottom; display: none; height: 3; }

@@ -20,7 +20,7 @@ class Cell(Widget):
     """Shows a Text; ``show`` repaints only on change."""
 
     DEFAULT_CSS = """
-    Cell { height: 1; width: auto; }
+    Cell { height: 1; width: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, text: str | Text = "", **kw):
@@ -43,6 +43,11 @@ class Cell(Widget):
         self.refresh(layout=width_changed and self.styles.width is not None
                      and self.styles.width.is_auto)
         return True
+
+    def get_content_width(self, container, viewport) -> int:
+        """Auto width: the text's, but never wider than the room there is (so a long line ends in "…")."""
+        widest = max((line.cell_len for line in self._text.split("\n", allow_blank=True)), default=0)
+        return min(widest, container.width) if container.width > 0 else widest
 
     def render(self) -> Text:
         return self._text
