@@ -60,11 +60,11 @@ class FtmApp(App):
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
                  readonly: bool = False, autostart: bool = True, first: Snapshot | None = None,
                  ctx: RunContext | None = None, open_ref: str | None = None, edit_path: str | None = None,
-                 theme: str | None = None, ascii_mode: bool = False, themes=None):
+                 theme: str | None = None, ascii_mode: bool = False):
         super().__init__(driver_class=_driver_class())
         from .themes import load_themes
 
-        self.themes = themes if themes is not None else load_themes()
+        self.themes = load_themes()
         self._theme_notes: list[str] = list(self.themes.warnings)
         for spec in self.themes.themes.values():
             self.register_theme(spec.textual_theme())
@@ -132,7 +132,7 @@ class FtmApp(App):
         from .palette import PALETTE
 
         spec = self.themes.get(name)
-        if spec is not None and (PALETTE.theme_name != name or PALETTE.generation <= 1):
+        if spec is not None:
             PALETTE.apply(spec.colors, name)
 
     def editor_theme(self):
@@ -146,7 +146,7 @@ class FtmApp(App):
         from .palette import PALETTE
         from .widgets.yaml_editor import YamlEditor
 
-        if PALETTE.theme_name != theme.name:
+        if PALETTE.theme_name != theme.name:  # switched by Textual's own theme command
             self._apply_palette(theme.name)
         for screen in self.screen_stack:
             for editor in screen.query(YamlEditor):

@@ -38,9 +38,9 @@ class Palette:
         self.generation = 0
         self.theme_name = ""
         if colors is None:
-            from .themes import DEFAULT_THEME, load_themes
+            from .themes import DEFAULT_THEME, builtin_theme
 
-            spec = load_themes(user_dir=_NO_DIR).get(DEFAULT_THEME)
+            spec = builtin_theme(DEFAULT_THEME)
             colors = spec.colors if spec else {}
             self.theme_name = DEFAULT_THEME
         self.apply(colors, self.theme_name)
@@ -67,12 +67,4 @@ class Palette:
         return self.ok
 
 
-class _NoDir:
-    """A user theme folder that does not exist (the palette's first fill reads the built-ins only)."""
-
-    def is_dir(self) -> bool:
-        return False
-
-
-_NO_DIR: Any = _NoDir()
 PALETTE = Palette()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -214,8 +215,9 @@ def _load_one(data: dict[str, Any], stem: str, label: str, themes: dict[str, The
     return parse_theme(data, name=name, source=label, base=base, warnings=warnings)
 
 
-def load_themes(user_dir: Path | None = None) -> ThemeSet:
-    """Built-in themes (dark first, every other inherits missing keys from it), then the user's."""
+@lru_cache(maxsize=1)
+def _builtin() -> tuple[dict[str, ThemeSpec], tuple[str, ...]]:
+    """The shipped themes, read once per process (dark first: the others inherit missing keys from it)."""
     warnings: list[str] = []
     themes: dict[str, ThemeSpec] = {}
     files = builtin_files()
@@ -225,6 +227,17 @@ def load_themes(user_dir: Path | None = None) -> ThemeSet:
         if data is not None:
             spec = _load_one(data, f.name[:-5], "built-in", themes, warnings)
             themes[spec.name] = spec
+    return themes, tuple(warnings)
+
+
+def builtin_theme(name: str) -> ThemeSpec | None:
+    return _builtin()[0].get(name)
+
+
+def load_themes(user_dir: Path | None = None) -> ThemeSet:
+    """Built-in themes, then the user's (re-read on each call: a new file shows up on the next start)."""
+    themes = dict(_builtin()[0])
+    warnings = list(_builtin()[1])
     folder = user_theme_dir() if user_dir is None else user_dir
     try:
         user_files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
