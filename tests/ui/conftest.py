@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+import io
 import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
 from ftmllm_tui.ui.app import FtmApp
@@ -31,3 +34,23 @@ async def feed(app: FtmApp, pilot, clock, n: int | None = None) -> None:
         app.ingest(app.sampler.sample())
         clock.tick(1.0)
     await pilot.pause()
+
+
+async def until(pilot, cond, timeout=10.0):
+    """Let the app run until ``cond()`` holds (workers, timers and messages included), or fail."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+        await pilot.pause()
+    raise AssertionError("condition not met in time")
+
+
+def screen_text(app) -> list[str]:
+    """The screen as plain text, one string per row (what a terminal would show)."""
+    w, h = app.size
+    console = Console(width=w, height=h, file=io.StringIO(), force_terminal=True, color_system="truecolor",
+                      record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=False).splitlines()

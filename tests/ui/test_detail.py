@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import time
 
 import pytest
 from textual.widgets import Input
@@ -14,17 +12,7 @@ from ftmllm_tui.ui.screens.compare import CompareScreen
 from ftmllm_tui.ui.screens.detail import RunDetailScreen
 from ftmllm_tui.ui.widgets.log_view import LogView
 
-from .conftest import DATA, make_app
-
-
-async def until(pilot, cond, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        await asyncio.sleep(0.05)
-        await pilot.pause()
-    raise AssertionError("condition not met in time")
+from .conftest import DATA, make_app, until
 
 
 def rec(step, total=40, **kw):

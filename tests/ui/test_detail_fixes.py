@@ -3,14 +3,10 @@ compare views."""
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 import shutil
-import time
 
 import pytest
-from rich.console import Console
 from textual.widgets import Footer, Input
 
 from ftmllm_tui.core.follow import resolve
@@ -19,25 +15,7 @@ from ftmllm_tui.ui.screens.detail import RunDetailScreen
 from ftmllm_tui.ui.screens.help import HelpScreen, key_label
 from ftmllm_tui.ui.widgets.log_view import LogView
 
-from .conftest import DATA, make_app
-
-
-async def until(pilot, cond, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        await asyncio.sleep(0.05)
-        await pilot.pause()
-    raise AssertionError("condition not met in time")
-
-
-def screen_text(app) -> list[str]:
-    w, h = app.size
-    console = Console(width=w, height=h, file=io.StringIO(), force_terminal=True, color_system="truecolor",
-                      record=True, legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text(styles=False).splitlines()
+from .conftest import DATA, make_app, screen_text, until
 
 
 def row_with(app, needle: str) -> str:

@@ -5,7 +5,6 @@ in REPLAY defaults GPUs to none."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 from rich.text import Text
@@ -27,6 +26,8 @@ from ftmllm_tui.ui.screens.launch import LaunchScreen
 from ftmllm_tui.ui.screens.pick import PickScreen
 from ftmllm_tui.ui.screens.stop import StopScreen
 
+from .conftest import until
+
 SMALL, BIG = (80, 24), (300, 80)
 LONG_DIFF = "--- a\n+++ b\n@@ -1,40 +1,40 @@\n" + "".join(f"-old line {i}\n+new line {i}\n" for i in range(40))
 SUMMARY = Text("2 error(s), 0 warning(s) — saving anyway keeps your work; launching checks again\nwritten "
@@ -46,15 +47,6 @@ def make_app() -> FtmApp:
     app = FtmApp(ReplaySampler(bundled_recording(), me="root"), autostart=False)
     app.ingest(app.sampler.sample())  # a REPLAY snapshot
     return app
-
-
-async def until(pilot, cond, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        await pilot.pause(0.05)
-        if cond():
-            return
-    raise AssertionError("condition not met in time")
 
 
 async def open_dialog(app, pilot, screen, ready=lambda s: True):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,8 @@ from ftmllm_tui.ui.screens.configs import ConfigsScreen
 from ftmllm_tui.ui.screens.diffview import ConflictScreen, SaveScreen
 from ftmllm_tui.ui.screens.editor import EditorScreen
 from ftmllm_tui.ui.screens.pick import PickScreen
+
+from .conftest import until
 
 CLEAN = """\
 ### model
@@ -59,15 +60,6 @@ def env(tmp_path, monkeypatch):
 def app_for(path: Path, **settings) -> FtmApp:
     return FtmApp(ReplaySampler(bundled_recording(), me="root"), autostart=False, edit_path=str(path),
                   settings=Settings(**settings))
-
-
-async def until(pilot, cond, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        await pilot.pause(0.05)
-        if cond():
-            return
-    raise AssertionError("condition not met in time")
 
 
 async def editor(app, pilot) -> EditorScreen:

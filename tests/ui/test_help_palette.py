@@ -8,14 +8,14 @@ from textual.binding import Binding
 from ftmllm_tui.ui.screens.configs import ConfigsScreen
 from ftmllm_tui.ui.screens.detail import RunDetailScreen
 from ftmllm_tui.ui.screens.editor import EditorScreen
-from ftmllm_tui.ui.screens.help import HelpScreen, NAVIGATION, view_commands, view_keys
+from ftmllm_tui.ui.screens.help import NAVIGATION, HelpScreen, view_commands, view_keys
 from ftmllm_tui.ui.screens.home import HomeScreen
-
-from .conftest import make_app
-from .test_detail import out as out  # noqa: F401 - fixture
-from .test_detail import until
-from .test_editor import app_for, env as env  # noqa: F401 - fixture
 from tests.conftest import FakeClock
+
+from .conftest import make_app, until
+from .test_detail import out as out  # noqa: F401 - fixture
+from .test_editor import app_for
+from .test_editor import env as env  # noqa: F401 - fixture
 
 
 def _own_actions(screen_cls) -> list[Binding]:

@@ -10,8 +10,8 @@ from ftmllm_tui.ui.app import FtmApp, SnapshotReady
 from ftmllm_tui.ui.screens.help import HelpScreen
 from ftmllm_tui.ui.screens.home import HomeScreen
 from ftmllm_tui.ui.widgets.cell import Cell
-from ftmllm_tui.ui.widgets.lines import TitleBar, UsersLine
 from ftmllm_tui.ui.widgets.gpu_panel import GpuCard, GpuRow
+from ftmllm_tui.ui.widgets.lines import TitleBar, UsersLine
 from ftmllm_tui.ui.widgets.process_table import ProcessTable
 
 from .conftest import DATA, feed, make_app

@@ -3,8 +3,6 @@ them kept "running" by a sleeping process written as their runner."""
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 import os
 import subprocess
@@ -15,34 +13,14 @@ from pathlib import Path
 
 import psutil
 import pytest
-from rich.console import Console
 
 from ftmllm_tui.core.runs import Registry, RunRecord
 from ftmllm_tui.ui.screens.help import HelpScreen
 from ftmllm_tui.ui.screens.runs import RunsScreen, RunsTable, fit_columns, gpus_label
 
-from .conftest import make_app
+from .conftest import make_app, screen_text, until
 
 DAY = 86400.0
-
-
-async def until(pilot, cond, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        await asyncio.sleep(0.05)
-        await pilot.pause()
-    raise AssertionError("condition not met in time")
-
-
-def screen_text(app) -> list[str]:
-    """The screen as plain text, one string per row (what a terminal would show)."""
-    w, h = app.size
-    console = Console(width=w, height=h, file=io.StringIO(), force_terminal=True, color_system="truecolor",
-                      record=True, legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text(styles=False).splitlines()
 
 
 def rec(reg: Registry, name: str, created: float, *, kind: str = "train", **kw) -> RunRecord:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .conftest import DATA, make_app
 from tests.conftest import FakeClock
+
+from .conftest import DATA, make_app
 
 BANNER = ("No NVIDIA driver found (libnvidia-ml.so is not installed). Showing a REPLAY of a real "
           "2×H200 recording; --replay FILE replays another.")

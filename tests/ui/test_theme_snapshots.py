@@ -12,9 +12,9 @@ import pytest
 from ftmllm_tui.core.runs import Registry, RunRecord
 from ftmllm_tui.ui.palette import PALETTE
 from ftmllm_tui.ui.themes import load_themes
+from tests.conftest import FakeClock
 
 from .conftest import DATA, make_app
-from tests.conftest import FakeClock
 
 THEMES = ("dark", "light", "high-contrast", "mono")
 SIZE = (80, 24)

@@ -12,10 +12,16 @@ from textual.color import Color
 
 from ftmllm_tui.ui.ascii import AsciiFilter, ascii_text, to_ascii
 from ftmllm_tui.ui.palette import PALETTE
-from ftmllm_tui.ui.themes import COLOR_KEYS, LIST_KEYS, STATE_KEYS, TEXTUAL_KEYS, load_themes
+from ftmllm_tui.ui.themes import (
+    COLOR_KEYS,
+    LIST_KEYS,
+    STATE_KEYS,
+    TEXTUAL_KEYS,
+    load_themes,
+)
+from tests.conftest import FakeClock
 
 from .conftest import make_app
-from tests.conftest import FakeClock
 
 if sys.version_info >= (3, 11):
     import tomllib
