@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -79,7 +80,8 @@ class Term:
     def __init__(self, tmp: Path):
         self.sock = f"ftmssh-{uuid.uuid4().hex[:8]}"
         self.conf = tmp / "term.tmux.conf"
-        # remain-on-exit: the pane stays, dead, when ssh returns, so its exit status can be read
+        self.rc = tmp / "client.rc"
+        # remain-on-exit: the pane stays, dead, when the client returns, so its last screen can be read
         self.conf.write_text("set -g remain-on-exit on\nset -g status off\nset -sg escape-time 0\n")
 
     def tmux(self, *args: str) -> subprocess.CompletedProcess:
@@ -88,8 +90,12 @@ class Term:
 
     def start(self, argv: list[str], cols: int = COLS, rows: int = ROWS) -> None:
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+        # the client's exit status comes from a shell that waited for it, not from tmux's
+        # #{pane_dead_status}: tmux 3.3a now and then leaves a pane's process unreaped (a zombie,
+        # pane_dead 1 and no status for good), seen in about one run in three of the q test
+        wrapped = ["sh", "-c", f'"$@"; echo $? > {shlex.quote(str(self.rc))}', "sh", *argv]
         subprocess.run(["tmux", "-L", self.sock, "-f", str(self.conf), "new-session", "-d", "-s", "t",
-                        "-x", str(cols), "-y", str(rows), *argv], env=env, check=True, timeout=10)
+                        "-x", str(cols), "-y", str(rows), *wrapped], env=env, check=True, timeout=10)
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "t").stdout
@@ -129,11 +135,26 @@ class Term:
                 return m.start(group), y
         raise AssertionError(f"{pattern!r} not on screen:\n{self.screen()}")
 
-    def pane(self) -> tuple[int, bool, int | None]:
-        """pid of the pane's program (ssh), whether it ended, its exit status."""
-        out = self.tmux("display-message", "-p", "-t", "t", "#{pane_pid} #{pane_dead} #{pane_dead_status}")
-        pid, dead, status = (out.stdout.split() + ["", "", ""])[:3]
-        return int(pid), dead == "1", int(status) if status else None
+    def client(self, timeout: float = 5.0) -> psutil.Process:
+        """The program started in the pane (ssh), a child of the shell that records its status."""
+        pid = int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").stdout)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            kids = psutil.Process(pid).children()
+            if kids:
+                return kids[0]
+            time.sleep(0.02)
+        raise AssertionError("no client process in the pane")
+
+    def exit_status(self, timeout: float = 10.0) -> int | None:
+        """The client's exit status once it returned (None if it did not within timeout)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            text = self.rc.read_text() if self.rc.exists() else ""
+            if text.endswith("\n"):
+                return int(text)
+            time.sleep(0.05)
+        return None
 
     def kill(self) -> None:
         self.tmux("kill-server")
@@ -262,16 +283,14 @@ def test_keys_over_ssh_then_q_returns_the_client(tmux_env, sshd, term, tmp_path)
     term.keys("Escape")
     term.wait(lambda s: "Esc closes" not in s and "Processes 3" in s, "help closed")
 
-    ssh = psutil.Process(term.pane()[0])
+    ssh = term.client()
+    assert ssh.name() == "ssh"
     t0 = time.monotonic()
     term.keys("q")
     took = wait_gone(ssh, 10, t0)[0]  # the client returns ...
     assert took is not None and took < 5, (took, term.screen(), sshd.log_text()[-1500:])
-    end = time.monotonic() + 10
-    while term.pane()[2] is None and time.monotonic() < end:  # tmux has the status once it reaped ssh
-        time.sleep(0.05)
-    _, dead, status = term.pane()
-    assert dead and status == 0, (dead, status, term.screen(), sshd.log_text()[-1500:])  # ... with 0
+    status = term.exit_status()
+    assert status == 0, (status, term.screen(), sshd.log_text()[-1500:])  # ... with 0
     assert wait_gone(app, 5)[0] is not None, "the remote app outlived the ssh session"
 
 
@@ -342,7 +361,7 @@ def test_link_drop_ends_the_app_and_the_run_survives(tmux_env, sshd, term, tmp_p
     pids = sorted(run_pids(run_id))
     assert pids and tmux_session_exists(tmux_env, run_id)
     app = remote_app(mark)
-    ssh = psutil.Process(term.pane()[0])
+    ssh = term.client()
     assert ssh.name() == "ssh"
     per_conn = app.parent()
     assert per_conn.name().startswith("sshd"), per_conn
