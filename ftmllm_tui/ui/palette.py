@@ -7,6 +7,7 @@ text they built earlier is stale.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..core.summary import user_colour_index
@@ -14,6 +15,7 @@ from ..core.summary import user_colour_index
 
 class Palette:
     users: tuple[str, ...]
+    user_marks: tuple[str, ...]  # the glyph of each user's part of a memory bar (and its legend)
     series: tuple[str, ...]
     accent: str
     mine: str
@@ -53,6 +55,28 @@ class Palette:
 
     def user(self, name: str) -> str:
         return self.users[user_colour_index(name, len(self.users))]
+
+    def user_mark(self, name: str, present: Sequence[str] = ()) -> str:
+        """The user's bar glyph: one for all where colour tells users apart, or one per user (mono).
+        ``present``: the users on screen; glyphs go by their sorted order, so up to as many users
+        as there are glyphs never share one (a hash would pair two of three users half the time)."""
+        marks = getattr(self, "user_marks", ("█",))
+        if len(marks) == 1:
+            return marks[0]
+        names = sorted(set(present))
+        if name in names:
+            return marks[names.index(name) % len(marks)]
+        return marks[user_colour_index(name, len(marks))]
+
+    @property
+    def unattributed_mark(self) -> str:
+        """Memory no listed process holds: a full block, or a small one where blocks tell users apart."""
+        return "█" if len(getattr(self, "user_marks", ("█",))) == 1 else "▪"
+
+    def legend_mark(self, name: str, present: Sequence[str] = ()) -> str:
+        """The mark before a user's name: a small square, or their bar glyph when glyphs tell users apart."""
+        marks = getattr(self, "user_marks", ("█",))
+        return "■" if len(marks) == 1 else self.user_mark(name, present)
 
     def state(self, name: str) -> str:
         return self.states.get(name, "")

@@ -29,6 +29,7 @@ COLOR_KEYS = ("mine", "others", "free", "ok", "warning", "danger", "muted", "acc
               "unattributed", "memory_history", "badge_replay", "badge_readonly", "search_match",
               "search_current", "editor_error", "editor_warning")
 LIST_KEYS = ("users", "series")
+MARK_KEYS = ("user_marks",)  # lists of one-cell glyphs, not styles
 STATE_KEYS = ("running", "starting", "finished", "failed", "stopped", "lost", "stalled", "orphans")
 TOP_KEYS = ("name", "description", "dark", "inherits", "textual", "colors", "editor")
 EDITOR_SYNTAX = ("vscode_dark", "github_light", "monokai", "dracula", "css")
@@ -40,7 +41,7 @@ class ThemeSpec:
     description: str = ""
     dark: bool = True
     textual: dict[str, str] = field(default_factory=dict)
-    colors: dict[str, Any] = field(default_factory=dict)  # COLOR_KEYS + LIST_KEYS (tuples) + "states" (dict)
+    colors: dict[str, Any] = field(default_factory=dict)  # COLOR_KEYS, LIST_KEYS and MARK_KEYS (tuples), "states"
     editor_syntax: str = "vscode_dark"
     editor_styles: dict[str, str] = field(default_factory=dict)
     editor_background: str = ""  # "" = the syntax theme's own
@@ -62,6 +63,12 @@ def _valid_style(value: Any) -> bool:
     except Exception:  # noqa: BLE001 - rich raises StyleSyntaxError / ColorParseError
         return False
     return True
+
+
+def _valid_mark(value: Any) -> bool:
+    from rich.cells import cell_len
+
+    return isinstance(value, str) and len(value) == 1 and value.isprintable() and cell_len(value) == 1
 
 
 def _valid_colour(value: Any) -> bool:
@@ -121,6 +128,12 @@ def parse_theme(data: dict[str, Any], *, name: str, source: str, base: ThemeSpec
                     warn(f"colors.states.{s} = {sv!r} is not a style; kept the inherited one")
                 else:
                     colors["states"][s] = sv
+        elif k in MARK_KEYS:
+            if not (isinstance(v, list) and v and all(_valid_mark(x) for x in v)):
+                warn(f"colors.{k} should be a non-empty list of one-cell characters (\"█\", \"▓\"); "
+                     "kept the inherited one")
+            else:
+                colors[k] = tuple(v)
         elif k in LIST_KEYS:
             if not (isinstance(v, list) and v and all(_valid_style(x) for x in v)):
                 warn(f"colors.{k} should be a non-empty list of colours; kept the inherited one")

@@ -15,6 +15,7 @@ from ftmllm_tui.ui.palette import PALETTE
 from ftmllm_tui.ui.themes import (
     COLOR_KEYS,
     LIST_KEYS,
+    MARK_KEYS,
     STATE_KEYS,
     TEXTUAL_KEYS,
     load_themes,
@@ -51,7 +52,7 @@ def test_builtin_themes_are_complete_and_load_clean(no_user_themes):
         spec = ts.get(name)
         assert spec is not None and spec.source == "built-in"
         assert set(spec.textual) >= set(TEXTUAL_KEYS) - {"boost"}
-        assert set(spec.colors) >= set(COLOR_KEYS) | set(LIST_KEYS) | {"states"}
+        assert set(spec.colors) >= set(COLOR_KEYS) | set(LIST_KEYS) | set(MARK_KEYS) | {"states"}
         assert set(spec.colors["states"]) == set(STATE_KEYS)
     assert ts.get("light").dark is False and ts.get("dark").dark is True
     # each built-in file sets every key itself (inheritance is for user themes)
@@ -59,7 +60,7 @@ def test_builtin_themes_are_complete_and_load_clean(no_user_themes):
 
     for f in builtin_files():
         data = tomllib.loads(f.read_text())
-        assert set(data["colors"]) >= set(COLOR_KEYS) | set(LIST_KEYS), f.name
+        assert set(data["colors"]) >= set(COLOR_KEYS) | set(LIST_KEYS) | set(MARK_KEYS), f.name
 
 
 def test_builtin_colours_are_xterm_256_so_they_survive_without_truecolor(no_user_themes):
@@ -93,6 +94,38 @@ def test_user_theme_inherits_and_bad_keys_are_reported_not_fatal(no_user_themes)
     assert "colors.free = 'not a colour at all' is not a style" in text
     assert "unknown key colors.sparkle" in text and "textual.primary = 'blue-ish'" in text
     assert ts.get("dark").colors["others"] == "#444444" and ts.get("dark").colors["mine"] == "bold #5fd7ff"
+
+
+async def test_mono_tells_users_apart_by_glyph_where_colour_cannot(no_user_themes):
+    """mono has one "colour" for every user: each user's part of a memory bar gets its own glyph,
+    the same in the bar and before the name, and the same on every GPU; dark keeps one glyph."""
+    from .conftest import feed, screen_text
+
+    d = no_user_themes / "themes"
+    d.mkdir(parents=True)
+    (d / "odd.toml").write_text('inherits = "mono"\n[colors]\nuser_marks = ["██", "x"]\n')
+    ts = load_themes()
+    assert "colors.user_marks should be a non-empty list of one-cell characters" in "\n".join(ts.warnings)
+    assert ts.get("odd").colors["user_marks"] == ts.get("mono").colors["user_marks"]
+    for theme in ("mono", "dark"):
+        clock = FakeClock()
+        app = make_app(clock, samples=3, theme=theme)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await feed(app, pilot, clock)
+            lines = screen_text(app)
+        bars = [re.search(r"MEM  (\S+)", line).group(1) for line in lines if "│ MEM  " in line]
+        legends = [line for line in lines if re.search(r"│ \S root \d", line)]
+        assert len(bars) == 2 and len(legends) == 2, lines
+        # the recording: GPU 0 holds root 8.7G and alice 3.7G, GPU 1 root only (plus unattributed memory)
+        root, alice = (re.search(rf"(\S) {u} \d", legends[0]).group(1) for u in ("root", "alice"))
+        if theme == "dark":
+            assert root == alice == "■" and set(bars[0].strip("·")) == {"█"}
+            continue
+        assert root != alice and {root, alice} <= set(PALETTE.user_marks)
+        assert bars[0].startswith(root) and alice in bars[0] and "▪" in bars[0]  # biggest first, then the rest
+        assert bars[1].startswith(root) and alice not in bars[1]
+        assert re.search(rf"{root} root \d", legends[1])  # the same glyph on every GPU
+    PALETTE.apply(load_themes().get("dark").colors, "dark")
 
 
 async def test_theme_switch_recolours_and_persists(no_user_themes, monkeypatch):
@@ -166,6 +199,7 @@ def test_ascii_glyphs_one_cell_each():
     assert ascii_text("GPU 0 ████▌··· 55%") == "GPU 0 ####=... 55%"
     assert to_ascii("⣿") == ":" and to_ascii("⠉") == "'" and to_ascii("⣀") == "." and to_ascii("⠀") == " "
     assert ascii_text("模型") == "????"  # double width → two cells
+    assert len({to_ascii(ch) for ch in "█▓▒░▪·"}) == 6  # per-user bar glyphs stay apart in ASCII
     segs = AsciiFilter().apply([Segment("▁▃▅▇█ ok ✓", Style(color="red"))], Color(0, 0, 0))
     assert segs[0].text == "_.=*# ok v" and segs[0].style == Style(color="red")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 
 from ..palette import PALETTE, Palette
@@ -30,9 +32,9 @@ def level_bar(pct: float | None, width: int, colour: str, empty: str | None = No
     return t
 
 
-def split_bar(parts: list[tuple[float, str]], total: float | None, width: int,
+def split_bar(parts: Sequence[tuple[float, str] | tuple[float, str, str]], total: float | None, width: int,
               empty: str | None = None) -> Text:
-    """A bar of ``width`` cells split into coloured parts (value, style) of ``total``.
+    """A bar of ``width`` cells split into coloured parts (value, style[, glyph]) of ``total``.
 
     Cell counts come from cumulative rounding, so parts never overflow and any part with a value
     gets at least one cell when there is room.
@@ -47,7 +49,8 @@ def split_bar(parts: list[tuple[float, str]], total: float | None, width: int,
     cells: list[int] = []
     acc = 0.0
     used_cells = 0
-    for value, _ in parts:
+    for part in parts:
+        value = part[0]
         acc += max(0.0, value)
         end = min(width, round(acc / total * width))
         n = max(0, end - used_cells)
@@ -55,9 +58,9 @@ def split_bar(parts: list[tuple[float, str]], total: float | None, width: int,
             n = 1
         cells.append(n)
         used_cells += n
-    for (_, style), n in zip(parts, cells, strict=True):
+    for part, n in zip(parts, cells, strict=True):
         if n:
-            t.append("█" * n, style=style)
+            t.append((part[2] if len(part) > 2 else "█") * n, style=part[1])
     if used_cells < width:
         t.append("·" * (width - used_cells), style=empty)
     return t

@@ -22,12 +22,20 @@ def mem_text(g: GpuReading) -> str:
     return f"{used:.1f}/{total:.0f}G" if used < 100 else f"{used:.0f}/{total:.0f}G"
 
 
-def mem_parts(snapshot: Snapshot, g: GpuReading) -> list[tuple[float, str]]:
-    """Memory split by user (stable colours), plus what no listed process accounts for."""
-    parts = [(float(b), PALETTE.user(u)) for u, b in memory_by_user(snapshot, g.index)]
-    listed = sum(b for b, _ in parts)
+def present_users(snapshot: Snapshot) -> tuple[str, ...]:
+    """Every user with a GPU process (the set glyphs are handed out over, see Palette.user_mark)."""
+    return tuple(sorted({row.user for row in snapshot.processes}))
+
+
+def mem_parts(snapshot: Snapshot, g: GpuReading) -> list[tuple[float, str, str]]:
+    """Memory split by user (stable colours; glyphs too in themes that have one per user), plus
+    what no listed process accounts for."""
+    present = present_users(snapshot)
+    parts = [(float(b), PALETTE.user(u), PALETTE.user_mark(u, present))
+             for u, b in memory_by_user(snapshot, g.index)]
+    listed = sum(p[0] for p in parts)
     if g.memory_used_bytes is not None and g.memory_used_bytes > listed:
-        parts.append((float(g.memory_used_bytes - listed), PALETTE.unattributed))
+        parts.append((float(g.memory_used_bytes - listed), PALETTE.unattributed, PALETTE.unattributed_mark))
     return parts
 
 
@@ -201,7 +209,7 @@ def users_text(snapshot: Snapshot, g: GpuReading) -> Text:
     for i, (user, b) in enumerate(users):
         if i:
             t.append("  ")
-        t.append("■ ", style=PALETTE.user(user))
+        t.append(PALETTE.legend_mark(user, present_users(snapshot)) + " ", style=PALETTE.user(user))
         mine = user == snapshot.me
         t.append(f"{user} {b / GIB:.1f}G", style="bold" if mine else PALETTE.others)
     return t

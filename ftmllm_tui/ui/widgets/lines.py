@@ -121,7 +121,7 @@ class UsersLine(BuiltLine):
         for i, u in enumerate(shares):
             if i:
                 t.append("   ")
-            t.append("■ ", style=PALETTE.user(u.user))
+            t.append(PALETTE.legend_mark(u.user, [x.user for x in shares]) + " ", style=PALETTE.user(u.user))
             t.append(u.user, style="bold" if u.mine else PALETTE.others)
             n = len(u.gpus)
             gpus = ",".join(map(str, u.gpus))
