@@ -60,7 +60,7 @@ class Palette:
         """The user's bar glyph: one for all where colour tells users apart, or one per user (mono).
         ``present``: the users on screen; glyphs go by their sorted order, so up to as many users
         as there are glyphs never share one (a hash would pair two of three users half the time)."""
-        marks = getattr(self, "user_marks", ("█",))
+        marks = self.user_marks
         if len(marks) == 1:
             return marks[0]
         names = sorted(set(present))
@@ -71,12 +71,11 @@ class Palette:
     @property
     def unattributed_mark(self) -> str:
         """Memory no listed process holds: a full block, or a small one where blocks tell users apart."""
-        return "█" if len(getattr(self, "user_marks", ("█",))) == 1 else "▪"
+        return "█" if len(self.user_marks) == 1 else "▪"
 
     def legend_mark(self, name: str, present: Sequence[str] = ()) -> str:
         """The mark before a user's name: a small square, or their bar glyph when glyphs tell users apart."""
-        marks = getattr(self, "user_marks", ("█",))
-        return "■" if len(marks) == 1 else self.user_mark(name, present)
+        return "■" if len(self.user_marks) == 1 else self.user_mark(name, present)
 
     def state(self, name: str) -> str:
         return self.states.get(name, "")

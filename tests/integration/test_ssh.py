@@ -91,8 +91,9 @@ class Term:
     def start(self, argv: list[str], cols: int = COLS, rows: int = ROWS) -> None:
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}
         # the client's exit status comes from a shell that waited for it, not from tmux's
-        # #{pane_dead_status}: tmux 3.3a now and then leaves a pane's process unreaped (a zombie,
-        # pane_dead 1 and no status for good), seen in about one run in three of the q test
+        # #{pane_dead_status}: a tmux linked with libutempter (Debian's) loses the SIGCHLD of a pane
+        # process that exits while utempter's helper runs for the closed pty (SIGCHLD is SIG_DFL
+        # then), so the pane stays dead with no status for good: about one q in three here
         wrapped = ["sh", "-c", f'"$@"; echo $? > {shlex.quote(str(self.rc))}', "sh", *argv]
         subprocess.run(["tmux", "-L", self.sock, "-f", str(self.conf), "new-session", "-d", "-s", "t",
                         "-x", str(cols), "-y", str(rows), *wrapped], env=env, check=True, timeout=10)

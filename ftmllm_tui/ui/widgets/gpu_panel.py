@@ -206,10 +206,11 @@ def users_text(snapshot: Snapshot, g: GpuReading) -> Text:
     if not users:
         t.append("no processes", style=PALETTE.free if g.index in snapshot.free else PALETTE.muted)
         return t
+    present = present_users(snapshot)
     for i, (user, b) in enumerate(users):
         if i:
             t.append("  ")
-        t.append(PALETTE.legend_mark(user, present_users(snapshot)) + " ", style=PALETTE.user(user))
+        t.append(PALETTE.legend_mark(user, present) + " ", style=PALETTE.user(user))
         mine = user == snapshot.me
         t.append(f"{user} {b / GIB:.1f}G", style="bold" if mine else PALETTE.others)
     return t
