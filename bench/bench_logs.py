@@ -44,7 +44,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from ptyrun import measure
 
-from ftmllm_tui.core.logs import TailReader
+from ftmllm_tui.core.follow.logs import TailReader
 
 CONSOLE = ROOT / "tests" / "data" / "console_tiny_lora_sft.log"
 MARKER = b"TAILENDMARKER"
@@ -53,7 +53,7 @@ LAST = 60
 OPEN_LAST_PAGE = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from ftmllm_tui.core.logs import TailReader
+from ftmllm_tui.core.follow.logs import TailReader
 t1 = time.perf_counter()
 r = TailReader(sys.argv[1], last_lines=int(sys.argv[2]))
 lines = r.poll().lines
@@ -68,7 +68,7 @@ import sys
 from rich.text import Text
 from textual.app import App
 from textual.widgets import RichLog
-from ftmllm_tui.core.logs import TailReader
+from ftmllm_tui.core.follow.logs import TailReader
 
 class Tail(App):
     def compose(self):

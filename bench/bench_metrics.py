@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftmllm_tui.core.metrics import TrainerLog  # noqa: E402
-from ftmllm_tui.core.plot import Line, render  # noqa: E402
+from ftmllm_tui.core.follow.metrics import TrainerLog  # noqa: E402
+from ftmllm_tui.core.follow.plot import Line, render  # noqa: E402
 
 
 def line(step: int, total: int) -> str:

@@ -64,7 +64,7 @@ class TimingNvml:
 def breakdown(n: int) -> list[dict]:
     import pynvml
 
-    from ftmllm_tui.core.nvml import NvmlReader
+    from ftmllm_tui.core.gpus.nvml import NvmlReader
 
     proxy = TimingNvml(pynvml)
     reader = NvmlReader(proxy)
@@ -107,8 +107,8 @@ def main() -> None:
     ap.add_argument("--breakdown", action="store_true", help="per NVML call, wall and CPU (GPU host)")
     a = ap.parse_args()
 
-    from ftmllm_tui.core.nvml import NvmlReader, NvmlUnavailable
-    from ftmllm_tui.core.samplers import LiveSampler, ReplaySampler, bundled_recording, load_recording
+    from ftmllm_tui.core.gpus.nvml import NvmlReader, NvmlUnavailable
+    from ftmllm_tui.core.gpus.samplers import LiveSampler, ReplaySampler, bundled_recording, load_recording
 
     rows = []
     rep = ReplaySampler(bundled_recording(), me="root")

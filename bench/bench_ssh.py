@@ -41,7 +41,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from ftmllm_tui.core.samplers import bundled_recording  # noqa: E402
+from ftmllm_tui.core.gpus.samplers import bundled_recording  # noqa: E402
 from integration.sshd import Sshd, remote_command  # noqa: E402
 from ptyrun import measure  # noqa: E402
 

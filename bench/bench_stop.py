@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from ftmllm_tui.core.kill import Audit, Stopper, make_plan  # noqa: E402
-from ftmllm_tui.core.proctree import run_processes  # noqa: E402
+from ftmllm_tui.core.runs.kill import Audit, Stopper, make_plan  # noqa: E402
+from ftmllm_tui.core.gpus.proctree import run_processes  # noqa: E402
 from standin.helpers import StandIn  # noqa: E402
 
 

@@ -26,7 +26,7 @@ def row(name: str, value: float, unit: str, target: str) -> None:
 
 
 def schema_cold_ms() -> float:
-    code = ("import time; t=time.perf_counter(); from ftmllm_tui.core.lfschema import load; "
+    code = ("import time; t=time.perf_counter(); from ftmllm_tui.core.configs.lfschema import load; "
             "load('0.9.5'); print((time.perf_counter()-t)*1000)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -34,8 +34,8 @@ def schema_cold_ms() -> float:
 
 
 def validate_ms(text: str, n: int = 300) -> float:
-    from ftmllm_tui.core.lfschema import load
-    from ftmllm_tui.core.lfvalidate import validate
+    from ftmllm_tui.core.configs.lfschema import load
+    from ftmllm_tui.core.configs.lfvalidate import validate
 
     schema = load("0.9.5")
     validate(text, schema=schema, path=EXAMPLE)
@@ -59,7 +59,7 @@ def cli_s(n: int = 5) -> float:
 
 async def editor_latency(n: int = 10) -> tuple[float, float]:
     """Last key press → the problem on screen (debounce 0.3 s included), and the longest UI-thread stall."""
-    from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler, bundled_recording
     from ftmllm_tui.settings import Settings
     from ftmllm_tui.ui.app import FtmApp
     from ftmllm_tui.ui.screens.editor import EditorScreen

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .core.kill import Audit
-from .core.runs import Registry
-from .core.tmux import Tmux
+from .core.runs.kill import Audit
+from .core.runs.registry import Registry
+from .core.runs.tmux import Tmux
 from .settings import Settings, state_dir
 
 
@@ -25,7 +25,7 @@ class RunContext:
     _schema: tuple | None = None
 
     def lf_python(self) -> list[str] | None:
-        from .core.lfenv import env_python
+        from .core.configs.lfenv import env_python
 
         return env_python(self.llamafactory_cli, os.environ, self.settings.lf_python)
 
@@ -33,7 +33,7 @@ class RunContext:
         """(schema, why) for validating configs; the training env is asked once (a subprocess: call this
         off the UI thread)."""
         if self._schema is None:
-            from .core.lfenv import choose_schema
+            from .core.configs.lfenv import choose_schema
 
             self._schema = choose_schema(self.settings.llamafactory_version, self.lf_python())
         return self._schema

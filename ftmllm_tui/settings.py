@@ -73,7 +73,7 @@ class Settings:
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def free_rule(self):
-        from .core.summary import FreeRule
+        from .core.gpus.summary import FreeRule
 
         return FreeRule(max_memory_bytes=self.free_max_memory_mib * 2**20,
                         max_util_pct=self.free_max_util_pct)

@@ -13,8 +13,8 @@ import shutil
 import sys
 from typing import TextIO
 
-from .core.report import snapshot_text
-from .core.snapshot import Snapshot
+from .core.gpus.report import snapshot_text
+from .core.gpus.snapshot import Snapshot
 
 ENTER = "\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J"
 LEAVE = "\x1b[2J\x1b[?25h\x1b[?1049l"

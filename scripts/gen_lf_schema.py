@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ftmllm_tui.core.lfschema import normalize
+from ftmllm_tui.core.configs.lfschema import normalize
 
 
 def templates_from_source(text: str) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+from ftmllm_tui.core.gpus.samplers import ReplaySampler, bundled_recording
 
 DATA = Path(__file__).parent / "data"
 

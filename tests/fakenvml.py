@@ -1,6 +1,6 @@
 """A stand-in for the ``pynvml`` module that answers from a real recording.
 
-There is no GPU on CI machines, so the live reader (:class:`ftmllm_tui.core.nvml.NvmlReader`) is
+There is no GPU on CI machines, so the live reader (:class:`ftmllm_tui.core.gpus.nvml.NvmlReader`) is
 exercised against recorded real H200 readings: every value it returns and every error it raises
 (real ``pynvml.NVMLError_*`` classes) comes from a sweep of the recording. Fault injection
 (lost GPU, missing v3 entry points, init failure) is explicit, per test.

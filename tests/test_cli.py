@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ftmllm_tui.core.samplers import bundled_recording
+from ftmllm_tui.core.gpus.samplers import bundled_recording
 
 DATA = Path(__file__).parent / "data"
 
@@ -21,7 +21,7 @@ def cli(*args, **kw):
 
 
 def has_nvml() -> bool:
-    from ftmllm_tui.core.nvml import NvmlReader, NvmlUnavailable
+    from ftmllm_tui.core.gpus.nvml import NvmlReader, NvmlUnavailable
 
     try:
         NvmlReader().close()

@@ -91,7 +91,7 @@ def test_plot_a_swanlab_local_logdir():
 
 
 def test_swanlab_metrics_match_llamafactory_names():
-    from ftmllm_tui.core.follow import metrics_for, resolve
+    from ftmllm_tui.core.follow.follow import metrics_for, resolve
 
     m = metrics_for(resolve(str(DATA / "swanlog"), None))
     assert {"loss", "eval_loss", "lr", "grad_norm"} <= set(m.names())

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ftmllm_tui.core.lfschema import available_versions, load
-from ftmllm_tui.core.lfvalidate import validate
+from ftmllm_tui.core.configs.lfschema import available_versions, load
+from ftmllm_tui.core.configs.lfvalidate import validate
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 EXAMPLES = sorted(CONFIGS.glob("*.yaml"))

@@ -11,10 +11,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from ..core.background import BackgroundCaller
-from ..core.proctable import ViewOptions
-from ..core.history import WINDOWS_MIN, GpuHistory
-from ..core.samplers import Sampler
-from ..core.snapshot import Snapshot
+from ..core.gpus.proctable import ViewOptions
+from ..core.gpus.history import WINDOWS_MIN, GpuHistory
+from ..core.gpus.samplers import Sampler
+from ..core.gpus.snapshot import Snapshot
 from ..context import RunContext
 from ..settings import MAX_INTERVAL_S, MIN_INTERVAL_S, Settings
 from .screens.help import HelpScreen
@@ -302,7 +302,7 @@ class FtmApp(App):
 
     def open_follow(self, ref: str | None = None) -> None:
         """The detail view of a run, an output_dir or a log file (asks when no ref)."""
-        from ..core.follow import resolve
+        from ..core.follow.follow import resolve
         from .screens.confirm import PromptScreen
         from .screens.detail import open_detail
 
@@ -323,7 +323,7 @@ class FtmApp(App):
                                           "run id / name, path/to/output_dir, path/to/trainer_log.jsonl"), go)
 
     def open_compare(self) -> None:
-        from ..core.follow import resolve
+        from ..core.follow.follow import resolve
         from .screens.compare import CompareScreen
         from .screens.confirm import PromptScreen
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.summary import user_colour_index
+from ..core.gpus.summary import user_colour_index
 
 
 class Palette:

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from ftmllm_tui.core.lfenv import (
+from ftmllm_tui.core.configs.lfenv import (
     choose_schema,
     deep_check,
     detect_version,
     env_python,
     is_machine,
 )
-from ftmllm_tui.core.lfschema import load
-from ftmllm_tui.core.lfvalidate import validate
+from ftmllm_tui.core.configs.lfschema import load
+from ftmllm_tui.core.configs.lfvalidate import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 LF_BIN = ROOT / ".venv-lf" / "bin"

@@ -102,8 +102,8 @@ def test_real_two_rank_torchrun_stopped_mid_training(lf_env, tmp_path):
     run_id = r.stdout.strip().splitlines()[-1]
     # the real tree: runner -> llamafactory-cli -> torchrun -> 2 x launcher.py (own sessions)
     def two_workers():
-        from ftmllm_tui.core.kill import role_of
-        from ftmllm_tui.core.proctree import describe
+        from ftmllm_tui.core.runs.kill import role_of
+        from ftmllm_tui.core.gpus.proctree import describe
 
         ws = [p for p in run_pids(run_id) if role_of(describe(psutil.Process(p)), None) == "worker"]
         return ws if len(ws) == 2 else None

@@ -220,7 +220,7 @@ def test_a_running_train_run_whose_log_stopped_growing_is_stalled(tmux_env, tmp_
 
 
 def test_attach_command(monkeypatch):
-    from ftmllm_tui.core.tmux import Tmux
+    from ftmllm_tui.core.runs.tmux import Tmux
 
     monkeypatch.delenv("TMUX", raising=False)
     assert Tmux("s1").attach_argv("ftm-x") == ["tmux", "-L", "s1", "attach-session", "-t", "ftm-x"]

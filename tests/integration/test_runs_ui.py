@@ -13,7 +13,7 @@ import psutil
 import yaml
 from textual.widgets import Button, Input
 
-from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+from ftmllm_tui.core.gpus.samplers import ReplaySampler, bundled_recording
 from ftmllm_tui.settings import Settings
 from ftmllm_tui.ui.app import FtmApp
 from ftmllm_tui.ui.screens.kill import KillScreen

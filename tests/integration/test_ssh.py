@@ -34,7 +34,7 @@ import psutil
 import pytest
 import yaml
 
-from ftmllm_tui.core.samplers import bundled_recording
+from ftmllm_tui.core.gpus.samplers import bundled_recording
 
 from .conftest import cli, run_pids
 from .sshd import Sshd, SshdUnavailable, remote_command, unavailable

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+from ftmllm_tui.core.gpus.samplers import ReplaySampler, bundled_recording
 from ftmllm_tui.ui.app import FtmApp
 
 DATA = Path(__file__).parents[1] / "data"

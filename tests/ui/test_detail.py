@@ -126,7 +126,7 @@ async def test_compare_shows_result_deltas(tmp_path, clock):
     (a / "predict_results.json").write_text(json.dumps({"predict_bleu-4": 1.2, "predict_rouge-1": 10.0}))
     (b / "predict_results.json").write_text(json.dumps({"predict_bleu-4": 3.6, "predict_rouge-1": 9.0}))
     app = make_app(clock)
-    from ftmllm_tui.core.follow import resolve
+    from ftmllm_tui.core.follow.follow import resolve
 
     async with app.run_test(size=(140, 40)) as pilot:
         app.push_screen(CompareScreen([resolve(str(a), None), resolve(str(b), None)]))

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from textual.widgets import Footer, Input
 
-from ftmllm_tui.core.follow import resolve
+from ftmllm_tui.core.follow.follow import resolve
 from ftmllm_tui.ui.screens.compare import CompareScreen
 from ftmllm_tui.ui.screens.detail import RunDetailScreen
 from ftmllm_tui.ui.screens.help import HelpScreen, key_label

@@ -11,11 +11,11 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Input, OptionList, Static
 
-from ftmllm_tui.core.kill import Plan, Refusal, Target
-from ftmllm_tui.core.pickers import Choice, Found
-from ftmllm_tui.core.proctree import Proc
-from ftmllm_tui.core.runs import RunRecord
-from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+from ftmllm_tui.core.runs.kill import Plan, Refusal, Target
+from ftmllm_tui.core.configs.pickers import Choice, Found
+from ftmllm_tui.core.gpus.proctree import Proc
+from ftmllm_tui.core.runs.registry import RunRecord
+from ftmllm_tui.core.gpus.samplers import ReplaySampler, bundled_recording
 from ftmllm_tui.ui.app import FtmApp
 from ftmllm_tui.ui.screens import kill as kill_mod
 from ftmllm_tui.ui.screens import stop as stop_mod
@@ -82,7 +82,7 @@ def proc(pid: int, cmd: str, user: str = "root") -> Proc:
 
 def torchrun_plan(workers: int = 8) -> Plan:
     """The runner, torchrun and 8 ranks (10 processes), plus another user's process that is refused."""
-    targets = [Target(proc(4000, "python -m ftmllm_tui.core.runner /state/runs/x/run.json"), "runner"),
+    targets = [Target(proc(4000, "python -m ftmllm_tui.core.runs.runner /state/runs/x/run.json"), "runner"),
                Target(proc(4001, "torchrun --nproc_per_node 8 src/train.py /state/runs/x/config.yaml"),
                       "launcher")]
     targets += [Target(proc(4010 + i, f"python -u src/train.py /state/runs/x/config.yaml --local_rank {i}"),
@@ -289,7 +289,7 @@ async def test_a_running_stop_offers_next_signal_now(monkeypatch):
     """Stopping a stubborn run: while the dialog waits out a grace period, "Next signal now" cuts it short."""
     import threading
 
-    from ftmllm_tui.core.kill import Report
+    from ftmllm_tui.core.runs.kill import Report
 
     monkeypatch.setattr(stop_mod, "plan_run_stop", lambda *a, **k: torchrun_plan(2))
     seen: list[str] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, OptionList
 
-from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+from ftmllm_tui.core.gpus.samplers import ReplaySampler, bundled_recording
 from ftmllm_tui.settings import Settings
 from ftmllm_tui.ui.app import FtmApp
 from ftmllm_tui.ui.screens.configs import ConfigsScreen

@@ -112,7 +112,7 @@ async def test_editor_at_80x24_problems_shrink_and_key_help_toggles(env):
 
 
 async def test_configs_header_click_sorts_and_folders_are_short(env):
-    from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler, bundled_recording
     from ftmllm_tui.settings import Settings
     from ftmllm_tui.ui.app import FtmApp
 

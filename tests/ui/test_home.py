@@ -223,7 +223,7 @@ async def test_quit_mid_sample_is_fast(clock):
 
 
 async def test_a_sample_taken_before_start_is_shown_at_once(clock):
-    from ftmllm_tui.core.samplers import ReplaySampler, bundled_recording
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler, bundled_recording
 
     sampler = ReplaySampler(bundled_recording(), me="root", clock=clock)
     first = sampler.sample()

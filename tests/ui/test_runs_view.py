@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ftmllm_tui.core.runs import Registry, RunRecord
+from ftmllm_tui.core.runs.registry import Registry, RunRecord
 from ftmllm_tui.ui.screens.help import HelpScreen
 from ftmllm_tui.ui.screens.runs import RunsScreen, RunsTable, fit_columns, gpus_label
 

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from ftmllm_tui.core.runs import Registry, RunRecord
+from ftmllm_tui.core.runs.registry import Registry, RunRecord
 from ftmllm_tui.ui.palette import PALETTE
 from ftmllm_tui.ui.themes import load_themes
 from tests.conftest import FakeClock

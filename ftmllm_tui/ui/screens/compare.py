@@ -11,9 +11,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...core.background import BackgroundCaller
-from ...core.follow import Followed, metrics_for
-from ...core.metrics import Metrics, ema, load_results
-from ...core.plot import Line, render
+from ...core.follow.follow import Followed, metrics_for
+from ...core.follow.metrics import Metrics, ema, load_results
+from ...core.follow.plot import Line, render
 from ..palette import PALETTE
 from ..widgets.plot_view import PlotView
 from ..widgets.textline import TextLine

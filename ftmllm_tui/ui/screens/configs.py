@@ -16,8 +16,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from ...core import recent
-from ...core.lfvalidate import guess_command, validate
+from ...core.configs import recent
+from ...core.configs.lfvalidate import guess_command, validate
 from ..palette import PALETTE
 from ..widgets.cell import Cell
 

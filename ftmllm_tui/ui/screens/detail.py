@@ -15,8 +15,8 @@ from textual.widgets import Footer, Input
 
 from ...core import fmt
 from ...core.background import BackgroundCaller
-from ...core.follow import Followed, FollowUpdate, Follower, PlotRequest
-from ...core.logs import first_error
+from ...core.follow.follow import Followed, FollowUpdate, Follower, PlotRequest
+from ...core.follow.logs import first_error
 from ..palette import PALETTE
 from ..widgets.log_view import LogView
 from ..widgets.plot_view import PlotView

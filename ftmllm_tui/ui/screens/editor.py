@@ -20,9 +20,10 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from ...core import cfgfile, pickers
-from ...core.lfschema import COMMAND_GROUPS, GROUP_WORDS, Schema, available_versions, load
-from ...core.lfvalidate import Finding, Report, guess_command, validate
+from ...core.configs import cfgfile
+from ...core.configs import pickers
+from ...core.configs.lfschema import COMMAND_GROUPS, GROUP_WORDS, Schema, available_versions, load
+from ...core.configs.lfvalidate import Finding, Report, guess_command, validate
 from ..palette import PALETTE
 from ..widgets.cell import Cell
 from ..widgets.yaml_editor import KEY_LINE, YamlEditor, value_span, yaml_scalar
@@ -192,7 +193,7 @@ class EditorScreen(Screen):
         self._schedule(0.0)
 
     def _remember(self) -> None:
-        from ...core.recent import remember
+        from ...core.configs.recent import remember
         from ...settings import state_dir
 
         try:
@@ -664,7 +665,7 @@ class EditorScreen(Screen):
             raw = str(values.get("dataset_dir", "data"))
 
             def load() -> pickers.Found:
-                from ...core.lfrefs import resolve
+                from ...core.configs.lfrefs import resolve
 
                 folder, _ = resolve(raw, self.path, workdir)
                 return pickers.datasets(folder or Path(raw))
@@ -766,7 +767,7 @@ class EditorScreen(Screen):
 
     @work(thread=True, exclusive=True, group="deep")
     def _deep(self, text: str, command: str, cancel) -> None:
-        from ...core.lfenv import deep_check
+        from ...core.configs.lfenv import deep_check
 
         res = deep_check(text, command, self.app.ctx.lf_python(), workdir=self.workdir, name=self.path.name,
                          cancel=cancel)

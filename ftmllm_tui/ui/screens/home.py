@@ -13,10 +13,10 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from ...core.history import GpuHistory
-from ...core.proctable import COLUMN_KEYS, ViewOptions, column
-from ...core.snapshot import Snapshot
-from ...core.summary import user_shares
+from ...core.gpus.history import GpuHistory
+from ...core.gpus.proctable import COLUMN_KEYS, ViewOptions, column
+from ...core.gpus.snapshot import Snapshot
+from ...core.gpus.summary import user_shares
 from ..palette import PALETTE
 from ..widgets.cell import Cell
 from ..widgets.gpu_panel import GpuPanel

@@ -13,8 +13,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Static
 
-from ...core.kill import Plan, Refusal, make_plan, signal_processes
-from ...core.proctree import describe
+from ...core.runs.kill import Plan, Refusal, make_plan, signal_processes
+from ...core.gpus.proctree import describe
 from ..palette import PALETTE
 from .dialog import Dialog
 from .stop import show_report, targets_table

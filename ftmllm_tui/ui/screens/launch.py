@@ -15,9 +15,9 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ...core import fmt
-from ...core.launch import LF_COMMANDS, LaunchError, LaunchRequest, Prepared, prepare, start
-from ...core.runs import ALL_KINDS, RunRecord
-from ...core.tmux import TmuxError
+from ...core.runs.launch import LF_COMMANDS, LaunchError, LaunchRequest, Prepared, prepare, start
+from ...core.runs.registry import ALL_KINDS, RunRecord
+from ...core.runs.tmux import TmuxError
 from ..palette import PALETTE
 from .dialog import Dialog
 

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...core.pickers import Choice, Found
+from ...core.configs.pickers import Choice, Found
 from ..palette import PALETTE
 from .dialog import Dialog
 

@@ -14,7 +14,7 @@ from textual.widgets import Footer
 
 from ...core import fmt
 from ...core.background import BackgroundCaller
-from ...core.runctl import RunView, collect, external_runs, run_duration
+from ...core.runs.runctl import RunView, collect, external_runs, run_duration
 from ..palette import PALETTE
 from ..widgets.fast_table import Col, FastTable
 from ..widgets.textline import TextLine, TextLines, fit_path
@@ -433,7 +433,7 @@ class RunsScreen(Screen):
         v = self._need(recorded=False)
         if v is None:
             return
-        from ...core.follow import for_record
+        from ...core.follow.follow import for_record
         from .detail import open_detail
 
         open_detail(self.app, for_record(v.status.record, self.app.ctx.registry))
@@ -447,7 +447,7 @@ class RunsScreen(Screen):
         self.query_one(RunsTable).action_cursor(1)
 
     def action_compare(self) -> None:
-        from ...core.follow import for_record
+        from ...core.follow.follow import for_record
         from .compare import CompareScreen
 
         picked = [v for v in self.views if v.status.record.id in self.marked]

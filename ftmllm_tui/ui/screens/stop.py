@@ -11,9 +11,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Static
 
 from ...core import fmt
-from ...core.kill import Plan, Report
-from ...core.runctl import execute_stop, plan_run_stop
-from ...core.runs import RunRecord
+from ...core.runs.kill import Plan, Report
+from ...core.runs.runctl import execute_stop, plan_run_stop
+from ...core.runs.registry import RunRecord
 from ..palette import PALETTE
 from .dialog import Dialog
 

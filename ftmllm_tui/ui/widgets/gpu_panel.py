@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.containers import Vertical
 
-from ...core.history import GpuHistory
-from ...core.snapshot import GpuReading, Snapshot
-from ...core.summary import WORRYING_THROTTLE, memory_by_user, short_gpu_name, throttle_words
+from ...core.gpus.history import GpuHistory
+from ...core.gpus.snapshot import GpuReading, Snapshot
+from ...core.gpus.summary import WORRYING_THROTTLE, memory_by_user, short_gpu_name, throttle_words
 from ..palette import PALETTE
 from .bars import level_bar, sparkline, split_bar
 from .cell import BuiltLine

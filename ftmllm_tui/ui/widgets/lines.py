@@ -7,8 +7,8 @@ import time
 from rich.text import Text
 
 from ...core import fmt
-from ...core.snapshot import HostInfo, Snapshot
-from ...core.summary import UserShare
+from ...core.gpus.snapshot import HostInfo, Snapshot
+from ...core.gpus.summary import UserShare
 from ..palette import PALETTE
 from .bars import level_bar
 from .cell import BuiltLine

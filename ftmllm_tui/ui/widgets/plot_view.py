@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from ...core.plot import Chart
+from ...core.follow.plot import Chart
 from ..palette import PALETTE
 
 

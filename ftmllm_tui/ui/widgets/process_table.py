@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from ...core import fmt
-from ...core.proctable import COLUMN_KEYS, Entry, ViewOptions, column, entries
-from ...core.snapshot import Snapshot
+from ...core.gpus.proctable import COLUMN_KEYS, Entry, ViewOptions, column, entries
+from ...core.gpus.snapshot import Snapshot
 from ..palette import PALETTE
 from .fast_table import Col, FastTable
 

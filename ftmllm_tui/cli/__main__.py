@@ -1,0 +1,5 @@
+"""``python -m ftmllm_tui.cli``."""
+
+from . import run
+
+run()

@@ -1,0 +1,247 @@
+"""What the Runs view and the `runs` / `stop` commands need: statuses (records reconciled with tmux
+and the process table), progress read from trainer_log.jsonl, external runs, and stopping a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from ftmllm_tui.core.runs.kill import Audit, Plan, Report, Stopper, make_plan
+from ftmllm_tui.core.gpus.proctree import Proc, describe, processes_with_run_ids, run_processes
+from ftmllm_tui.core.runs.registry import Registry, RunRecord, RunStatus, derive_state, with_stop
+from ftmllm_tui.core.runs.tmux import Tmux, TmuxError
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int | None = None
+    total: int | None = None
+    percentage: float | None = None
+    epoch: float | None = None
+    loss: float | None = None
+    eval_loss: float | None = None
+    elapsed: str | None = None
+    remaining: str | None = None
+    log_mtime: float | None = None  # when trainer_log.jsonl last grew
+
+
+def read_progress(output_dir: str | None, tail_bytes: int = 16384) -> Progress | None:
+    """The latest step and loss from ``output_dir/trainer_log.jsonl`` (reads only its tail)."""
+    if not output_dir:
+        return None
+    path = Path(output_dir) / "trainer_log.jsonl"
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            mtime = os.fstat(f.fileno()).st_mtime
+            f.seek(max(0, size - tail_bytes))
+            data = f.read()
+    except OSError:
+        return None
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    latest: dict[str, Any] = {}
+    loss = eval_loss = None
+    for line in lines:
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue  # a half-written last line, or the cut first one
+        if not isinstance(d, dict):
+            continue
+        latest = d
+        if isinstance(d.get("loss"), (int, float)):
+            loss = float(d["loss"])
+        if isinstance(d.get("eval_loss"), (int, float)):
+            eval_loss = float(d["eval_loss"])
+
+    def num(key: str) -> Any:
+        v = latest.get(key)
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    return Progress(step=num("current_steps"), total=num("total_steps"), percentage=num("percentage"),
+                    epoch=num("epoch"), loss=loss, eval_loss=eval_loss,
+                    elapsed=latest.get("elapsed_time"), remaining=latest.get("remaining_time"),
+                    log_mtime=mtime)
+
+
+@dataclass(frozen=True)
+class RunView:
+    status: RunStatus
+    progress: Progress | None
+    stalled: bool = False
+    started_at: float | None = None
+    last_seen: float | None = None  # an ended run without an end time: when it last wrote something
+
+
+def run_duration(v: RunView, now: float) -> float | None:
+    """How long the run ran: until now while it runs, until its end once it ended; for a lost run
+    until it was last seen alive (None when nothing tells)."""
+    s, r = v.status, v.status.record
+    if not r.created_at:
+        return None
+    if s.state in ("running", "starting"):
+        end: float | None = now
+    elif s.state == "stopped":
+        end = s.ended_at or r.stop_requested_at or v.last_seen
+    elif s.state in ("finished", "failed"):
+        end = s.ended_at or v.last_seen
+    else:
+        end = v.last_seen
+    return None if end is None else max(0.0, end - r.created_at)
+
+
+def last_seen(registry: Registry, rec: RunRecord, prog: Progress | None) -> float | None:
+    """The latest time the run's own files moved (console.log, runner pid file, trainer_log.jsonl)."""
+    times = [prog.log_mtime] if prog is not None and prog.log_mtime else []
+    for name in ("console.log", "pid"):
+        try:
+            times.append((registry.dir(rec.id) / name).stat().st_mtime)
+        except OSError:
+            pass
+    return max(times) if times else None
+
+
+def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.0,
+            now: float | None = None) -> tuple[list[RunView], list[str]]:
+    """Every recorded run with its derived state, plus problems (tmux missing, bad records)."""
+    now = time.time() if now is None else now
+    records, problems = registry.all()
+    sessions = {}
+    if tmux is not None:
+        try:
+            sessions = tmux.sessions()
+        except TmuxError as e:
+            msg = str(e)
+            if "no server running" not in msg and "error connecting" not in msg:
+                problems.append(msg)
+    by_env = processes_with_run_ids([os.getuid()] if os.getuid() != 0 else None)
+    views = []
+    for rec in records:
+        exit_code, ended_at = registry.exit_code(rec.id)
+        runner = registry.runner(rec.id)
+        procs = run_processes(rec.id, runner, by_env)
+        alive = rec.tmux_session in sessions
+        state = derive_state(rec, exit_code=exit_code, session_alive=alive,
+                             live_pids=[p.pid for p in procs], started=runner is not None)
+        status = RunStatus(record=rec, state=state, exit_code=exit_code, session_alive=alive,
+                           pids=tuple(p.pid for p in procs), orphaned=bool(procs) and not alive,
+                           runner_pid=runner[0] if runner else None, ended_at=ended_at)
+        prog = read_progress(rec.output_dir) if rec.kind == "train" else None
+        stalled = bool(state == "running" and prog and prog.log_mtime
+                       and now - prog.log_mtime > stall_minutes * 60)
+        seen = None
+        if state == "lost" or (state in ("finished", "failed", "stopped") and ended_at is None
+                               and rec.stop_requested_at is None):
+            seen = last_seen(registry, rec, prog)
+        views.append(RunView(status, prog, stalled, rec.created_at, seen))
+    return views, problems
+
+
+def external_runs(known_ids: set[str]) -> list[RunView]:
+    """llamafactory-cli / torchrun processes not started by the app (no known run id)."""
+    out = []
+    seen_roots: set[int] = set()
+    for p in psutil.process_iter(["pid", "cmdline", "ppid"]):
+        cmd = p.info.get("cmdline") or []
+        joined = " ".join(cmd)
+        if "llamafactory-cli" not in joined or not any(k in cmd for k in ("train", "chat", "webchat",
+                                                                           "export", "api", "eval")):
+            continue
+        try:
+            parent = psutil.Process(p.info["ppid"])
+            if "llamafactory-cli" in " ".join(parent.cmdline()):
+                continue  # the outer one counts
+        except psutil.Error:
+            pass
+        d = describe(p)
+        if d is None or d.pid in seen_roots:
+            continue
+        from ftmllm_tui.core.gpus.proctree import run_id_of
+
+        rid = run_id_of(p)
+        if rid and rid in known_ids:
+            continue
+        seen_roots.add(d.pid)
+        kind = next((k for k in ("train", "chat", "webchat", "export", "api", "eval") if k in cmd), "?")
+        cfg = next((c for c in cmd if c.endswith((".yaml", ".yml", ".json"))), None)
+        out_dir = None
+        if cfg:
+            try:
+                import yaml
+
+                cfg_path = Path(cfg)
+                if not cfg_path.is_absolute():
+                    cfg_path = Path(psutil.Process(d.pid).cwd()) / cfg_path
+                data = yaml.safe_load(cfg_path.read_text())
+                out_dir = data.get("output_dir") if isinstance(data, dict) else None
+            except Exception:
+                pass
+        rec = RunRecord(id=f"external-{d.pid}", name=Path(cfg).stem if cfg else "external", kind=kind,
+                        config=cfg, argv=d.cmdline, env=(), user=d.user, created_at=d.create_time,
+                        output_dir=out_dir, external=True)
+        status = RunStatus(record=rec, state="running", pids=(d.pid,), runner_pid=None)
+        out.append(RunView(status, read_progress(out_dir) if kind == "train" else None, False,
+                           d.create_time))
+    return out
+
+
+# -- stopping -----------------------------------------------------------------------------------------
+
+def plan_run_stop(registry: Registry, run: RunRecord, *, allow_others: bool = False,
+                  gpu_of: Callable[[int], tuple[tuple[int, ...], int | None]] | None = None) -> Plan:
+    """Snapshot every live process of the run (workers and orphans included) into a plan."""
+    runner = registry.runner(run.id)
+    procs: list[Proc] = run_processes(run.id, runner)
+    return make_plan(procs, run_id=run.id, runner_pid=runner[0] if runner else None,
+                     allow_others=allow_others, gpu_of=gpu_of)
+
+
+def execute_stop(registry: Registry, tmux: Tmux | None, run: RunRecord, plan: Plan, *, audit: Audit,
+                 grace_int: float, grace_term: float, force: bool = False, save_first: bool = False,
+                 save_timeout: float = 120.0, progress: Callable[[str], None] = lambda m: None,
+                 hurry=None) -> Report:
+    """``hurry`` (a threading.Event): set it to end the current wait (save, SIGINT or SIGTERM grace)."""
+    if save_first:
+        # the processes that run the trainer: torchrun's workers, or llamafactory-cli itself when it
+        # trains in-process (one rank); never the runner nor torchrun (SIGABRT would kill them)
+        workers = [t for t in plan.targets if t.role == "worker"] or [
+            t for t in plan.targets if t.role == "launcher"
+            and any(a.endswith("llamafactory-cli") for a in t.proc.cmdline[:2])]
+        progress(f"SIGABRT to {len(workers)} trainer process{'es' if len(workers) != 1 else ''}: "
+                 "LLaMA-Factory stops at the next step and saves")
+        _abort_then_wait(replace(plan, targets=tuple(workers)), audit, save_timeout, progress, hurry)
+    report = Stopper(plan, audit=audit, grace_int=grace_int, grace_term=grace_term,
+                     progress=progress, hurry=hurry).run(force=force)
+    registry.save(with_stop(run, report.as_dicts(), time.time()))
+    if tmux is not None and run.tmux_session:
+        tmux.kill_session(run.tmux_session)
+    return report
+
+
+def _abort_then_wait(plan: Plan, audit: Audit, timeout: float, progress: Callable[[str], None],
+                     hurry=None) -> None:
+    """SIGABRT to each worker (identity-checked, audited), then wait for the run to end by itself."""
+    import signal as _signal
+
+    from ftmllm_tui.core.runs.kill import same_process, signal_processes
+
+    signal_processes(plan, _signal.SIGABRT, audit=audit)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not any(same_process(t.proc.pid, t.proc.create_time) for t in plan.targets):
+            progress("the workers saved and stopped")
+            return
+        if hurry is not None and hurry.is_set():
+            hurry.clear()
+            progress("not waiting for the save any longer: stopping now")
+            return
+        time.sleep(0.2)
+    progress(f"still running {timeout:g} s after SIGABRT: stopping normally")
