@@ -70,6 +70,12 @@ class Settings:
     lf_python: str = ""  # Python of the training env for the deep check; "" = from runs.llamafactory_cli
     keep_backups: int = 10  # previous versions kept per config file (in the state dir)
     check_on_launch: bool = True  # launching runs the offline config check; errors block (off for LLaMA-Factory forks)
+    # [cluster] (several hosts over the user's own SSH; see core/hosts)
+    hosts: tuple[str, ...] = ()  # SSH aliases or user@host:port; more than one: the cluster overview first
+    ssh_config: str = ""  # ssh -F FILE; "" = the user's own ~/.ssh/config
+    ssh_options: tuple[str, ...] = ()  # extra ssh arguments, e.g. ["-o", "ProxyJump=bastion"]
+    remote_command: str = "ftmllm-tui"  # the app on the other hosts, run through the login shell
+    host_remote_command: tuple[tuple[str, str], ...] = ()  # per host: [host.NAME] remote_command = "..."
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def free_rule(self):
@@ -90,7 +96,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "runs": ("tmux_socket", "llamafactory_cli", "env", "pass_env", "stop_grace_s", "term_grace_s",
              "stall_minutes", "stop_and_save_timeout_s"),
     "configs": ("config_dirs", "llamafactory_version", "lf_python", "keep_backups", "check_on_launch"),
+    "cluster": ("hosts", "ssh_config", "ssh_options", "remote_command", "host_remote_command"),
 }
+TABLE_KEYS = ("env", "host_remote_command")  # NAME = "value" tables
 
 
 SECTION_OF: dict[str, str] = {key: section for section, keys in SECTIONS.items() for key in keys}
@@ -109,7 +117,7 @@ def check_value(key: str, val: Any) -> Any:
     if key not in SECTION_OF:
         raise ValueError("is not a setting")
     want = type(getattr(_DEFAULTS, key))
-    if key == "env":
+    if key in TABLE_KEYS:
         if isinstance(val, dict) and all(isinstance(k, str) and isinstance(v, (str, int, float))
                                          for k, v in val.items()):
             return tuple(sorted((k, str(v)) for k, v in val.items()))
@@ -172,6 +180,17 @@ def read_settings(path: Path | None = None) -> Loaded:
         return Loaded(Settings(warnings=(f"{path}: not valid TOML ({e}); using defaults",)), path, sources, True)
     values: dict[str, Any] = {}
     for section, raw in data.items():
+        if section == "host" and isinstance(raw, dict):  # [host.NAME] remote_command = "..."
+            per_host = dict(values.get("host_remote_command", ()))
+            for name, table in raw.items():
+                cmd = table.get("remote_command") if isinstance(table, dict) else None
+                if not isinstance(cmd, str) or set(table) != {"remote_command"}:
+                    warnings.append(f"{path}: [host.{name}] should hold only remote_command = \"...\"; ignored")
+                    continue
+                per_host[name] = cmd
+            values["host_remote_command"] = tuple(sorted(per_host.items()))
+            sources["host_remote_command"] = str(path)
+            continue
         if section not in SECTIONS or not isinstance(raw, dict):
             warnings.append(f"{path}: unknown section [{section}] ignored")
             continue

@@ -302,7 +302,7 @@ def config_toml(loaded, environ: Mapping[str, str] | None = None, encoding: str 
     from ..settings import DEFAULT, SECTIONS, Settings, ascii_wanted
 
     def toml_item(key, value):
-        if key == "env":
+        if key in ("env", "host_remote_command"):
             table = tomlkit.inline_table()
             table.update(dict(value))
             return table
