@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the version and exit")
     p.add_argument("--replay", metavar="FILE", help="replay a recording (JSONL) instead of live NVML")
     p.add_argument("--readonly", action="store_true", help="hide every action that changes anything")
+    p.add_argument("--hosts", metavar="H1,H2",
+                   help="several GPU servers over your SSH (aliases or user@host:port; default: [cluster] hosts)")
     p.add_argument("--interval", type=float, metavar="S",
                    help="refresh interval in seconds, 0.5 to 60 (default: ui.refresh_interval, 1)")
     p.add_argument("--open", metavar="REF", help="start in the detail view of a run, output_dir or log")
@@ -94,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  ftmllm-tui snapshot --replay rec.jsonl   (no GPU needed)")
     s.add_argument("--json", action="store_true", help="JSON (schema in README) instead of a table")
     s.add_argument("--replay", dest="sub_replay", metavar="FILE", help="take it from a recording")
+    s.add_argument("--hosts", dest="sub_hosts", metavar="H1,H2",
+                   help="these hosts over SSH instead (one JSON with a hosts[] list)")
 
     r = sub.add_parser("record", help="record NVML sweeps to a JSONL file (attach it to a bug report)",
                        epilog="examples:\n"
@@ -103,11 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seconds", type=float, default=30.0, help="how long to record (default 30)")
     r.add_argument("--interval", dest="rec_interval", type=float, default=1.0,
                    help="seconds between sweeps (default 1)")
-    from . import configs as cli_configs, follow as cli_follow, runs as cli_runs
+    from . import configs as cli_configs, follow as cli_follow, hosts as cli_hosts, runs as cli_runs
 
     cli_runs.add_parsers(sub)
     cli_follow.add_parsers(sub)
     cli_configs.add_parsers(sub)
+    cli_hosts.add_parsers(sub)
     for choice in sub._choices_actions:  # a sub-command's own --help starts with what it does
         parser = sub.choices[choice.dest]
         if parser.description is None:
@@ -120,7 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_config:
         return cmd_print_config(args)
     if args.command == "snapshot":
+        if getattr(args, "sub_hosts", None) or getattr(args, "hosts", None):
+            from .hosts import cmd_snapshot_hosts
+
+            return cmd_snapshot_hosts(args)
         return cmd_snapshot(args)
+    if args.command == "stream":
+        from .hosts import cmd_stream
+
+        return cmd_stream(args)
     if args.command == "record":
         return cmd_record(args)
     if args.command in ("launch", "runs", "stop"):
@@ -346,6 +359,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
     except ValueError as e:
         return _fail(str(e))
     settings = loaded.settings
+    from .hosts import tui_cluster
+
+    try:
+        cluster = tui_cluster(args, settings)  # --hosts / [cluster] hosts: other hosts over SSH
+    except ValueError as e:
+        return _fail(str(e))
     ui = resolve_ui_options(args, settings)
     apply_color_system(ui)  # before Textual is imported
 
@@ -381,7 +400,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
                                 llamafactory_cli=args.llamafactory_cli, readonly=args.readonly)
         app = FtmApp(opened.sampler, settings=settings, banner=banner, readonly=args.readonly,
                      first=first, ctx=ctx, open_ref=args.open,
-                     edit_path=getattr(args, "edit", None), theme=ui.theme, ascii_mode=ui.ascii_mode)
+                     edit_path=getattr(args, "edit", None), theme=ui.theme, ascii_mode=ui.ascii_mode,
+                     cluster=cluster)
         app.run(mouse=ui.mouse)
     except BaseException:
         if drew:

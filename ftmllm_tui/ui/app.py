@@ -55,12 +55,13 @@ class FtmApp(App):
         Binding("q", "quit", "Quit", show=False, tooltip="Quit (asks first when an editor has unsaved edits)"),
         Binding("question_mark", "help", "Help", tooltip="This help"),
         Binding("ctrl+c", "ctrl_c", "Quit", show=False, priority=True),
+        Binding("h", "cluster", "Hosts", show=False, tooltip="Cluster overview: every host's GPUs (with --hosts)"),
     ]
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
                  readonly: bool = False, autostart: bool = True, first: Snapshot | None = None,
                  ctx: RunContext | None = None, open_ref: str | None = None, edit_path: str | None = None,
-                 theme: str | None = None, ascii_mode: bool = False):
+                 theme: str | None = None, ascii_mode: bool = False, cluster=None):
         super().__init__(driver_class=_driver_class())
         from .themes import load_themes
 
@@ -83,6 +84,7 @@ class FtmApp(App):
 
             self._filters.append(AsciiFilter())
         self.sampler = sampler
+        self.cluster = cluster  # core.hosts.cluster.Cluster: other hosts over SSH (None: this host only)
         self.settings = (settings or Settings()).clamp()
         self.ctx = ctx or RunContext.create(self.settings, readonly=readonly)
         self.interval = self.settings.refresh_interval
@@ -226,6 +228,10 @@ class FtmApp(App):
             mine_only=self.settings.mine_only, tree=self.settings.tree)))
         for w in self.settings.warnings:
             self.notify(w, severity="warning", timeout=10)
+        if self.cluster is not None:
+            from .screens.cluster import start_cluster
+
+            start_cluster(self)
         if self._open_ref:
             self.call_after_refresh(self.open_follow, self._open_ref)
         if self._edit_path:
@@ -264,6 +270,21 @@ class FtmApp(App):
             self._timer.stop()
         if self.autostart and self.is_running:
             self._timer = self.set_timer(delay, self.kick)
+
+    def use_sampler(self, sampler) -> None:
+        """Show another source (a remote host's link, ...): history starts again, sampling goes on."""
+        old, self.sampler = self.sampler, sampler
+        if self._caller is not None:
+            self._caller.stop()
+            self._caller = None
+        self.history = GpuHistory()
+        self.snapshot = None
+        self.kick()
+
+    def action_cluster(self) -> None:
+        from .screens.cluster import open_cluster
+
+        open_cluster(self)
 
     def ingest(self, snapshot: Snapshot) -> None:
         """Take one snapshot: history first, then whatever screen shows it."""
@@ -468,6 +489,8 @@ class FtmApp(App):
     def on_unmount(self) -> None:
         if self._timer is not None:
             self._timer.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         busy = self._caller is not None and self._caller.busy
         if self._caller is not None:
             self._caller.stop()

@@ -73,7 +73,8 @@ class Sshd:
         self.proc: subprocess.Popen | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> Sshd:
+    def start(self, timeout: float = 10.0, *, same_port: bool = False) -> Sshd:
+        """``same_port``: listen on the port of the previous start (a server that comes back)."""
         why = unavailable()
         if why:
             raise SshdUnavailable(why)
@@ -83,7 +84,8 @@ class Sshd:
                                 "-f", str(key)], check=True, capture_output=True)
         self.authorized.write_text(self.user_key.with_suffix(".pub").read_text())
         for attempt in range(3):  # the free port may be taken between the probe and sshd's bind
-            self.port = free_port()
+            if not (same_port and self.port):
+                self.port = free_port()
             self._write_config()
             self.proc = subprocess.Popen([SSHD, "-D", "-e", "-E", str(self.log), "-f", str(self.config)],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -150,6 +152,25 @@ LogLevel {self.log_level}
             except subprocess.TimeoutExpired:
                 continue
         self.proc = None
+
+    def kill_all(self) -> None:
+        """The server and every session it serves gone (a host going down): the per-connection
+        processes run in their own sessions, out of reach of :meth:`stop`'s process group."""
+        import psutil
+
+        if self.proc is None:
+            return
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            children = []
+        self.stop()
+        for c in children:
+            try:
+                c.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(children, timeout=3)
 
     def __enter__(self) -> Sshd:
         return self.start()
