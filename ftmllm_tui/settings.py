@@ -76,6 +76,16 @@ class Settings:
     ssh_options: tuple[str, ...] = ()  # extra ssh arguments, e.g. ["-o", "ProxyJump=bastion"]
     remote_command: str = "ftmllm-tui"  # the app on the other hosts, run through the login shell
     host_remote_command: tuple[tuple[str, str], ...] = ()  # per host: [host.NAME] remote_command = "..."
+    # [slurm] (Slurm as the engine on a cluster's login node; see core/slurm)
+    enabled: str = "auto"  # "auto": on when sinfo is on PATH and answers; "true", "false"
+    refresh_s: float = 5.0  # seconds between Slurm polls (the controller is shared: not below 5 s by default)
+    partition: str = ""  # sbatch --partition; "" = the cluster's default partition
+    account: str = ""  # sbatch --account; "" = your default account
+    qos: str = ""  # sbatch --qos; "" = none
+    gpus_per_node: int = 1  # GPUs per node of a Slurm run (--gres=gpu:N)
+    cpus_per_task: int = 0  # sbatch --cpus-per-task; 0 = Slurm's default
+    mem: str = ""  # sbatch --mem, e.g. "64G"; "" = Slurm's default
+    time_limit: str = ""  # sbatch --time, e.g. "1-00:00:00"; "" = the partition's default
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def free_rule(self):
@@ -87,7 +97,8 @@ class Settings:
     def clamp(self) -> Settings:
         iv = min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, float(self.refresh_interval)))
         win = self.history_window_min if self.history_window_min in (1, 5, 15, 60) else 5
-        return replace(self, refresh_interval=iv, history_window_min=win)
+        slurm_iv = min(600.0, max(1.0, float(self.refresh_s)))  # never hammer a shared controller
+        return replace(self, refresh_interval=iv, history_window_min=win, refresh_s=slurm_iv)
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -97,6 +108,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
              "stall_minutes", "stop_and_save_timeout_s"),
     "configs": ("config_dirs", "llamafactory_version", "lf_python", "keep_backups", "check_on_launch"),
     "cluster": ("hosts", "ssh_config", "ssh_options", "remote_command", "host_remote_command"),
+    "slurm": ("enabled", "refresh_s", "partition", "account", "qos", "gpus_per_node", "cpus_per_task", "mem",
+              "time_limit"),
 }
 TABLE_KEYS = ("env", "host_remote_command")  # NAME = "value" tables
 
@@ -104,7 +117,8 @@ TABLE_KEYS = ("env", "host_remote_command")  # NAME = "value" tables
 SECTION_OF: dict[str, str] = {key: section for section, keys in SECTIONS.items() for key in keys}
 ASCII_CHOICES = ("auto", "on", "off")
 COLOR_CHOICES = ("auto", "truecolor", "256", "16")
-CHOICES: dict[str, tuple[str, ...]] = {"ascii": ASCII_CHOICES, "colors": COLOR_CHOICES}
+SLURM_ENABLED_CHOICES = ("auto", "true", "false")
+CHOICES: dict[str, tuple[str, ...]] = {"ascii": ASCII_CHOICES, "colors": COLOR_CHOICES, "enabled": SLURM_ENABLED_CHOICES}
 # colors setting -> TEXTUAL_COLOR_SYSTEM (Rich's names); "auto" leaves the environment alone
 TEXTUAL_COLOR_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard"}
 DEFAULT = "default"  # the source of a value nobody set
@@ -131,6 +145,8 @@ def check_value(key: str, val: Any) -> Any:
         raise ValueError(f"should be a list of strings, got {val!r}")
     if key == "ascii" and isinstance(val, bool):  # ascii = true / false reads naturally too
         val = "on" if val else "off"
+    if key == "enabled" and isinstance(val, bool):  # [slurm] enabled = true / false
+        val = "true" if val else "false"
     if key == "colors" and isinstance(val, int) and not isinstance(val, bool) and str(val) in COLOR_CHOICES:
         val = str(val)  # colors = 256
     ok = isinstance(val, want) or (want is float and isinstance(val, int))
