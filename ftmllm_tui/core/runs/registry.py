@@ -83,6 +83,12 @@ class RunRecord:
     stop_requested_at: float | None = None
     stop_report: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
+    # Slurm runs (core/slurm): the job id is set once sbatch accepted the script (job.sbatch in the run
+    # folder); the job's output file is the run's console.log
+    slurm_job: str = ""
+    slurm_partition: str = ""
+    slurm_nodes: int = 0
+    slurm_gpus_per_node: int = 0
 
     def to_json(self) -> str:
         d = asdict(self)
