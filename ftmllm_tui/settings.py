@@ -86,6 +86,9 @@ class Settings:
     cpus_per_task: int = 0  # sbatch --cpus-per-task; 0 = Slurm's default
     mem: str = ""  # sbatch --mem, e.g. "64G"; "" = Slurm's default
     time_limit: str = ""  # sbatch --time, e.g. "1-00:00:00"; "" = the partition's default
+    # [models] (the Hugging Face cache, local model folders; see core/models)
+    caches: tuple[str, ...] = ()  # more HF hub caches to list, besides HF_HUB_CACHE / HUGGINGFACE_HUB_CACHE / HF_HOME
+    dirs: tuple[str, ...] = ()  # folders holding local models (config.json + weights), searched 2 levels deep
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def free_rule(self):
@@ -110,6 +113,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "cluster": ("hosts", "ssh_config", "ssh_options", "remote_command", "host_remote_command"),
     "slurm": ("enabled", "refresh_s", "partition", "account", "qos", "gpus_per_node", "cpus_per_task", "mem",
               "time_limit"),
+    "models": ("caches", "dirs"),
 }
 TABLE_KEYS = ("env", "host_remote_command")  # NAME = "value" tables
 
