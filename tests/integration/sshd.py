@@ -53,7 +53,8 @@ def free_port() -> int:
 
 
 class Sshd:
-    def __init__(self, tmp: Path, *, log_level: str = "VERBOSE", client_alive: tuple[int, int] | None = None):
+    def __init__(self, tmp: Path, *, log_level: str = "VERBOSE", client_alive: tuple[int, int] | None = None,
+                 extra_config: str = ""):
         """``client_alive``: (ClientAliveInterval, ClientAliveCountMax), off by default as in a stock
         sshd_config. Note: OpenSSH 9.2 sends these probes only while the session is otherwise idle,
         so they never fire under a program that redraws every second."""
@@ -69,6 +70,7 @@ class Sshd:
         self.pidfile = self.dir / "sshd.pid"
         self.log_level = log_level
         self.client_alive = client_alive
+        self.extra_config = extra_config  # more sshd_config lines (e.g. SetEnv HOME=...)
         self.port = 0
         self.proc: subprocess.Popen | None = None
 
@@ -120,7 +122,7 @@ AllowAgentForwarding no
 ClientAliveInterval {interval}
 ClientAliveCountMax {count}
 LogLevel {self.log_level}
-""")
+{self.extra_config}""")
 
     def _wait_listening(self, timeout: float) -> bool:
         """True once the port answers with an SSH banner (ours: the process is alive)."""

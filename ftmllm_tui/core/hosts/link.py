@@ -30,6 +30,7 @@ from ftmllm_tui.core.hosts.ssh import (
     SshOptions,
     check_argv,
     classify,
+    control_path,
     exit_master_argv,
     master_argv,
     remote_line,
@@ -90,6 +91,7 @@ class HostLink:
 
     def start(self) -> HostLink:
         self.opts.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        control_path(self.opts.control_dir, self.spec).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._thread.start()
         return self
 

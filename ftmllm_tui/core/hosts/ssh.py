@@ -12,6 +12,7 @@ Every string that reaches a remote shell goes through :func:`shlex.quote` (see :
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -121,10 +122,18 @@ class SshOptions:
             or self.remote_command
 
 
+SOCKET_PATH_MAX = 100  # sun_path is 104 (macOS) or 108 (Linux) bytes; ssh adds a suffix while binding
+
+
 def control_path(control_dir: Path, host: HostSpec) -> Path:
-    """A short socket path (Unix sockets hold ~104 bytes): the dir plus a hash of the host."""
+    """A short socket path (Unix sockets hold ~104 bytes): the dir plus a hash of the host; where the
+    state dir is too deep for that, a private dir in /tmp (named by the user id and the state dir)."""
     digest = hashlib.sha1(host.name.encode()).hexdigest()[:12]
-    return control_dir / f"cm-{digest}"
+    path = control_dir / f"cm-{digest}"
+    if len(str(path)) + 22 <= SOCKET_PATH_MAX:  # ssh binds "PATH.XXXXXXXXXXXXXXXX" first
+        return path
+    where = hashlib.sha1(str(control_dir).encode()).hexdigest()[:8]
+    return Path("/tmp") / f"ftmllm-{os.getuid()}-{where}" / f"cm-{digest}"
 
 
 def ssh_argv(opts: SshOptions, host: HostSpec, remote: str | None = None, *, tty: bool = False,

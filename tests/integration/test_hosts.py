@@ -1,0 +1,274 @@
+"""Several hosts over real OpenSSH: throwaway sshd servers on 127.0.0.1 (one per host, own port), a
+test ssh_config with aliases and a known_hosts file, the real ssh client, the real app as the remote
+streamer (`stream --replay`, no GPU here) and a real shell loop around an nvidia-smi stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ftmllm_tui.core.hosts.cluster import Cluster, collect, totals
+from ftmllm_tui.core.hosts.ssh import SshOptions, control_path, parse_hosts
+
+from .sshd import Sshd, SshdUnavailable, unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(Path(sys.executable).with_name("ftmllm-tui"))
+SYNTH8 = ROOT / "tests" / "data" / "h200x8_synth.jsonl"
+REC2 = ROOT / "tests" / "data" / "h200x2_ftmllm_record.jsonl"
+SMI_GPU = """\
+0, NVIDIA H200, GPU-698bbe9b-ab4b-1c46-a8df-8130f9f59663, 00000000:00:06.0, 100, 17, 12892, 143771, 58, 531.49, 700.00
+1, NVIDIA H200, GPU-b12d1044-bf05-b762-9c8a-9c36fe89f685, 00000000:00:07.0, 0, 0, 0, 143771, 40, 92.10, 700.00
+"""
+SMI_APPS = "GPU-698bbe9b-ab4b-1c46-a8df-8130f9f59663, 586, /opt/conda/envs/llm/bin/python3, 3786\n"
+
+pytestmark = pytest.mark.skipif(bool(unavailable()), reason=unavailable() or "")
+
+
+def until(cond, timeout: float, what: str, step: float = 0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError(f"not within {timeout:g} s: {what}")
+
+
+def host_block(alias: str, s: Sshd, known: Path, key: Path | None = None) -> str:
+    return f"""Host {alias}
+  HostName 127.0.0.1
+  Port {s.port}
+  User {s.user}
+  IdentityFile {key or s.user_key}
+  IdentitiesOnly yes
+  IdentityAgent none
+  UserKnownHostsFile {known}
+  LogLevel ERROR
+"""
+
+
+class Hosts:
+    """Three hosts: gpu-a (8 GPUs, the app), gpu-b (2 GPUs, the app), gpu-smi (no app: nvidia-smi on the
+    PATH its login profile sets). Plus aliases that fail: a refused key, a wrong host key."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.servers: dict[str, Sshd] = {}
+        self.known = root / "known_hosts"
+        self.config = root / "ssh_config"
+
+    def start(self) -> Hosts:
+        smi_home = self.root / "smi-home"
+        (smi_home / "bin").mkdir(parents=True)
+        (smi_home / "gpu.csv").write_text(SMI_GPU)
+        (smi_home / "apps.csv").write_text(SMI_APPS)
+        smi = smi_home / "bin" / "nvidia-smi"
+        smi.write_text(f'#!/bin/sh\ncase "$1" in --query-gpu=*) cat {smi_home}/gpu.csv;; '
+                       f'--query-compute-apps=*) cat {smi_home}/apps.csv;; esac\n')
+        smi.chmod(0o755)
+        # a login shell reads $HOME/.profile: that is how the user's PATH reaches the remote commands
+        (smi_home / ".profile").write_text(f'PATH="{smi_home}/bin:$PATH"\n')
+        for name, extra in (("gpu-a", ""), ("gpu-b", ""), ("gpu-smi", f"SetEnv HOME={smi_home}\n")):
+            self.servers[name] = Sshd(self.root / name, log_level="ERROR", extra_config=extra).start()
+        self.write()
+        return self
+
+    def write(self) -> None:
+        lines, blocks = [], []
+        for name, s in self.servers.items():
+            pub = s.host_key.with_suffix(".pub").read_text().split()
+            lines.append(f"[127.0.0.1]:{s.port} {pub[0]} {pub[1]}")
+            blocks.append(host_block(name, s, self.known))
+        a = self.servers["gpu-a"]
+        wrong_key = self.root / "wrong_key"
+        if not wrong_key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong_key)], check=True)
+        blocks.append(host_block("gpu-nokey", a, self.known, key=wrong_key))
+        bad_known = self.root / "known_hosts.wrong"
+        other = self.servers["gpu-b"].host_key.with_suffix(".pub").read_text().split()
+        bad_known.write_text(f"[127.0.0.1]:{a.port} {other[0]} {other[1]}\n")
+        blocks.append(host_block("gpu-badhostkey", a, bad_known))
+        self.known.write_text("\n".join(lines) + "\n")
+        self.config.write_text("".join(blocks))
+
+    def opts(self, control: Path, **kw) -> SshOptions:
+        per = {"gpu-a": f"{APP} --replay {SYNTH8}", "gpu-b": f"{APP} --replay {REC2}",
+               "gpu-smi": "ftmllm-tui-is-not-installed-here"}
+        return SshOptions(control, ssh_config=str(self.config), remote_command=f"{APP} --replay {SYNTH8}",
+                          per_host_command=per, **kw)
+
+    def settings_toml(self) -> str:
+        return (f'[cluster]\nssh_config = "{self.config}"\nremote_command = "{APP} --replay {SYNTH8}"\n'
+                f'[host.gpu-b]\nremote_command = "{APP} --replay {REC2}"\n'
+                '[host.gpu-smi]\nremote_command = "ftmllm-tui-is-not-installed-here"\n')
+
+    def stop(self) -> None:
+        for s in self.servers.values():
+            s.kill_all()
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    h = Hosts(tmp_path_factory.mktemp("hosts"))
+    try:
+        h.start()
+    except SshdUnavailable as e:
+        pytest.fail(str(e))
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def control(tmp_path):
+    """The control dir; every master left in it is closed afterwards (ssh -O exit via Cluster.stop)."""
+    d = tmp_path / "ctl"
+    yield d
+    close_masters(d)
+
+
+ALIASES = ("gpu-a", "gpu-b", "gpu-smi", "gpu-nokey", "gpu-badhostkey", "nohost.invalid", "gpu-flaky")
+
+
+def sockets(control: Path) -> list[Path]:
+    return [p for p in (control_path(control, h) for h in parse_hosts(",".join(ALIASES))) if p.exists()]
+
+
+def close_masters(control: Path) -> None:
+    for sock in sockets(control):
+        subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=5)
+
+
+def test_snapshot_hosts_json_every_host_and_every_failure(hosts, tmp_path):
+    """One CLI call: three hosts with data (two streams, one nvidia-smi fallback) and three that fail,
+    each with its own one-line reason; nobody waits for anybody."""
+    cfg = tmp_path / "config" / "ftmllm-tui" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(hosts.settings_toml())
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"))
+    t0 = time.monotonic()
+    out = subprocess.run([APP, "snapshot", "--json", "--hosts",
+                          "gpu-a,gpu-b,gpu-smi,gpu-nokey,gpu-badhostkey,nohost.invalid"],
+                         capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    took = time.monotonic() - t0
+    try:
+        doc = json.loads(out.stdout)
+        by = {h["host"]: h for h in doc["hosts"]}
+        assert out.returncode == 1, out.stderr  # some hosts failed
+        a, b, smi = by["gpu-a"], by["gpu-b"], by["gpu-smi"]
+        assert (a["state"], a["gpu_count"], a["free_gpus"], a["mode"]) == ("up", 8, 4, "app")
+        assert a["users"] == {"alice": 2, "root": 2} and a["snapshot"]["source"] == "replay"
+        assert (b["gpu_count"], b["free_gpus"]) == (2, 0) and b["users"] == {"root": 2, "alice": 1}
+        assert (smi["state"], smi["mode"], smi["gpu_count"], smi["free_gpus"]) == ("up", "smi", 2, 1)
+        assert "install ftmllm-tui" in smi["note"]
+        assert [p["pid"] for p in smi["snapshot"]["processes"]] == [586]
+        assert by["gpu-nokey"]["kind"] == "auth"
+        assert "needs an interactive login: run `ssh gpu-nokey` once" in by["gpu-nokey"]["error"]
+        assert by["gpu-badhostkey"]["kind"] == "hostkey" and "never accepted automatically" in \
+            by["gpu-badhostkey"]["error"]
+        assert by["nohost.invalid"]["kind"] == "dns"
+        assert doc["totals"]["gpus"] == 12 and doc["totals"]["free"] == 5
+        assert took < 20, took
+    finally:
+        close_masters(tmp_path / "state" / "ftmllm-tui" / "ssh")
+
+
+def test_snapshot_hosts_text_and_bad_host(hosts, tmp_path):
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "c"), XDG_STATE_HOME=str(tmp_path / "s"))
+    bad = subprocess.run([APP, "snapshot", "--hosts", "gpu1:99999"], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert bad.returncode == 2 and "not a port" in bad.stderr and bad.stderr.count("\n") == 1
+    bad = subprocess.run([APP, "snapshot", "--json", "--hosts=-oProxyCommand=touch_x"], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "error" in json.loads(bad.stdout)
+
+
+def test_cluster_overview_down_and_back(hosts, tmp_path, control):
+    """A host whose sshd dies is marked within seconds; it comes back on its own; the other host
+    never stops updating meanwhile."""
+    s = Sshd(tmp_path / "flaky", log_level="ERROR").start()
+    pub = s.host_key.with_suffix(".pub").read_text().split()
+    known = tmp_path / "known"
+    known.write_text(f"[127.0.0.1]:{s.port} {pub[0]} {pub[1]}\n")
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(hosts.config.read_text() + host_block("gpu-flaky", s, known))
+    opts = SshOptions(control, ssh_config=str(cfg), remote_command=f"{APP} --replay {SYNTH8}")
+    cluster = Cluster(parse_hosts("gpu-a,gpu-flaky"), opts, interval=0.5).start()
+    try:
+        a, flaky = cluster.links["gpu-a"], cluster.links["gpu-flaky"]
+        until(lambda: a.state.state == "up" and flaky.state.state == "up", 20, "both hosts up")
+        s.kill_all()
+        t0 = time.monotonic()
+        until(lambda: flaky.state.state in ("stale", "down"), 15, "the dead host marked")
+        marked = time.monotonic() - t0
+        st = flaky.state
+        assert st.kind in ("dropped", "timeout", "refused", "crashed"), st
+        assert st.error and st.error.startswith("gpu-flaky: ")
+        seen = a.state.last_data
+        until(lambda: a.state.last_data > seen, 5, "the other host still updating")
+        until(lambda: flaky.state.kind == "refused", 20, "reconnect attempts see the refusal")
+        s.start(same_port=True)
+        until(lambda: flaky.state.state == "up", 25, "the host back")
+        assert totals(cluster.states()).gpus == 16
+        assert marked < 10, marked
+    finally:
+        cluster.stop()
+        s.kill_all()
+
+
+def test_stalled_streamer_is_marked_stale(hosts, tmp_path, control):
+    opts = hosts.opts(control)
+    from ftmllm_tui.core.hosts.link import HostLink
+
+    link = HostLink(parse_hosts("gpu-b")[0], opts, interval=0.5, stale_after=2.0).start()
+    stopped: list[psutil.Process] = []
+    try:
+        until(lambda: link.state.state == "up", 20, "up")
+        sshd = psutil.Process(hosts.servers["gpu-b"].proc.pid)
+
+        def streamer():
+            for p in sshd.children(recursive=True):
+                try:
+                    if "stream" in p.cmdline():
+                        return p
+                except psutil.Error:
+                    pass
+            return None
+
+        proc = until(streamer, 5, "the remote streamer")
+        proc.send_signal(signal.SIGSTOP)
+        stopped.append(proc)
+        until(lambda: link.state.state == "stale", 8, "stale")
+        st = link.state
+        assert st.age() >= 2 and st.snapshot is not None  # the last data stays, with its age
+        proc.send_signal(signal.SIGCONT)
+        stopped.clear()
+        until(lambda: link.state.state == "up", 8, "up again")
+    finally:
+        for p in stopped:
+            p.send_signal(signal.SIGCONT)
+        link.stop()
+
+
+def test_collect_closes_nothing_it_should_not(hosts, tmp_path, control):
+    """The masters outlive one `snapshot --hosts` (ControlPersist, for the next call) and answer -O check;
+    Cluster.stop() ends them."""
+    opts = hosts.opts(control)
+    states = collect(parse_hosts("gpu-a"), opts, timeout=20)
+    assert states[0].snapshot is not None
+    [sock] = sockets(control)
+    check = ["ssh", "-o", f"ControlPath={sock}", "-O", "check", "x"]
+    assert subprocess.run(check, capture_output=True, timeout=5).returncode == 0
+    cluster = Cluster(parse_hosts("gpu-a"), opts, interval=0.5).start()
+    until(lambda: cluster.links["gpu-a"].state.state == "up", 10, "up on the existing master")
+    cluster.stop()
+    assert subprocess.run(check, capture_output=True, timeout=5).returncode != 0
