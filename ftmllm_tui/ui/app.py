@@ -210,14 +210,25 @@ class FtmApp(App):
             with open(path, "a", encoding="utf-8") as f:
                 f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} ftmllm-tui {' '.join(sys.argv[1:])}\n")
                 f.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
-            where = f"The details are in {path}: please attach that file to a bug report."
+            where = ["The details are in this file; please attach it to a bug report:", str(path)]
         except OSError as e:
-            where = f"(errors.log could not be written: {e.strerror}; FTMLLM_DEBUG=1 prints the details.)"
+            where = [f"(errors.log could not be written: {e.strerror}; FTMLLM_DEBUG=1 prints the details.)"]
         self.bell()
-        self._exit_renderables.append(Text.assemble(
-            ("ftmllm-tui stopped on an unexpected error: ", "bold red"), f"{type(error).__name__}: {error}\n",
-            f"{where}\nRuns launched from the app keep running in tmux; start ftmllm-tui again to see them."))
+        self._fatal_note = [
+            Text.assemble(("ftmllm-tui stopped on an unexpected error: ", "bold red"),
+                          f"{type(error).__name__}: {error}"),
+            *where, "Runs launched from the app keep running in tmux; start ftmllm-tui again to see them."]
         self._close_messages_no_wait()
+
+    _fatal_note: list = []
+
+    def _print_error_renderables(self) -> None:
+        """The fatal-error note, one line per item and never hard-wrapped: a path stays whole on a line of
+        its own (the terminal may fold a long line, but copying it gives the path back)."""
+        note, self._fatal_note = self._fatal_note, []
+        for line in note:
+            self.error_console.print(line, soft_wrap=True, markup=False, highlight=False, emoji=False)
+        super()._print_error_renderables()
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
