@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_runs.add_parsers(sub)
     cli_follow.add_parsers(sub)
     cli_configs.add_parsers(sub)
+    from . import slurm as cli_slurm
+
+    cli_slurm.add_parsers(sub)
     cli_hosts.add_parsers(sub)
     for choice in sub._choices_actions:  # a sub-command's own --help starts with what it does
         parser = sub.choices[choice.dest]
@@ -144,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import follow as cli_follow
 
         return getattr(cli_follow, f"cmd_{args.command}")(args)
+    if args.command == "slurm":
+        from . import slurm as cli_slurm
+
+        return cli_slurm.cmd_slurm(args)
     if args.command in ("validate", "edit"):
         from . import configs as cli_configs
 

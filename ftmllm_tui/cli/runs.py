@@ -41,6 +41,9 @@ def add_parsers(sub) -> None:
     la.add_argument("--no-validate", action="store_true",
                     help="skip the offline check of the config against LLaMA-Factory's arguments")
     la.add_argument("--dry-run", action="store_true", help="show the command and the checks, start nothing")
+    from . import slurm as cli_slurm
+
+    cli_slurm.add_launch_options(la)
 
     ru = sub.add_parser(
         "runs", help="list runs (recorded and external)",
@@ -66,6 +69,7 @@ def add_parsers(sub) -> None:
     st.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     st.add_argument("--allow-others", action="store_true",
                     help="as root: also stop other users' processes of this run")
+    cli_slurm.add_stop_options(st)
 
 
 def _context(args: argparse.Namespace) -> RunContext:
@@ -120,6 +124,10 @@ def cmd_launch(args: argparse.Namespace) -> int:
                         gpus=args.gpus, name=args.name, env=tuple(env), cwd=Path.cwd(),
                         allow_busy=args.allow_busy, stop_and_save=not args.no_stop_and_save,
                         overrides=tuple(overrides))
+    if getattr(args, "slurm", False):  # submitted with sbatch (cli/slurm.py)
+        from .slurm import cmd_launch_slurm
+
+        return cmd_launch_slurm(args, ctx, req)
     check = ctx.settings.check_on_launch and not args.no_validate and args.kind in LF_COMMANDS
     schema = ctx.lf_schema()[0] if check else None
     prep = prepare(req, llamafactory_cli=ctx.llamafactory_cli, settings_env=ctx.settings.env,
@@ -202,11 +210,19 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
     if args.readonly:
         return _fail("read-only mode: stopping is disabled")
+    if getattr(args, "save_only", False):  # inside a Slurm job, through srun (cli/slurm.py)
+        from .slurm import cmd_save_only
+
+        return cmd_save_only(args)
     ctx = _context(args)
     try:
         run = ctx.registry.find(args.run)
     except KeyError as e:
         return _fail(str(e).strip("'\""))
+    if run.slurm_job:  # a Slurm run: scancel (cli/slurm.py)
+        from .slurm import cmd_stop_slurm
+
+        return cmd_stop_slurm(args, ctx, run)
     plan = plan_run_stop(ctx.registry, run, allow_others=args.allow_others)
     for r in plan.refused:
         print(f"refused: pid {r.proc.pid} ({r.proc.user}) {fmt.short_command(r.proc.cmdline)}: {r.reason}",

@@ -79,6 +79,7 @@ class RunView:
     stalled: bool = False
     started_at: float | None = None
     last_seen: float | None = None  # an ended run without an end time: when it last wrote something
+    slurm_job: Any = None  # Slurm runs: the job as the queue shows it now (core.slurm.query.Job), if queued
 
 
 def run_duration(v: RunView, now: float) -> float | None:
@@ -123,6 +124,9 @@ def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.
             if "no server running" not in msg and "error connecting" not in msg:
                 problems.append(msg)
     by_env = processes_with_run_ids([os.getuid()] if os.getuid() != 0 else None)
+    queue, slurm_problem = _slurm_queue(registry, records)
+    if slurm_problem:
+        problems.append(slurm_problem)
     views = []
     for rec in records:
         exit_code, ended_at = registry.exit_code(rec.id)
@@ -131,6 +135,14 @@ def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.
         alive = rec.tmux_session in sessions
         state = derive_state(rec, exit_code=exit_code, session_alive=alive,
                              live_pids=[p.pid for p in procs], started=runner is not None)
+        job = None
+        if rec.slurm_job:  # Slurm runs: the queue says (core/slurm/runs.py)
+            from ftmllm_tui.core.slurm.runs import derive_state as slurm_state
+
+            job = (queue or {}).get(rec.slurm_job)
+            alive = job is not None or bool(procs)
+            state = slurm_state(rec, exit_code=exit_code, job=job, queue_ok=queue is not None,
+                                local_alive=bool(procs))
         status = RunStatus(record=rec, state=state, exit_code=exit_code, session_alive=alive,
                            pids=tuple(p.pid for p in procs), orphaned=bool(procs) and not alive,
                            runner_pid=runner[0] if runner else None, ended_at=ended_at)
@@ -141,8 +153,18 @@ def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.
         if state == "lost" or (state in ("finished", "failed", "stopped") and ended_at is None
                                and rec.stop_requested_at is None):
             seen = last_seen(registry, rec, prog)
-        views.append(RunView(status, prog, stalled, rec.created_at, seen))
+        views.append(RunView(status, prog, stalled, rec.created_at, seen, job))
     return views, problems
+
+
+def _slurm_queue(registry: Registry, records: list[RunRecord]):
+    """Queued jobs of the Slurm runs that have not written an exit code (one squeue call, cached)."""
+    ids = [r.slurm_job for r in records if r.slurm_job and registry.exit_code(r.id)[0] is None]
+    if not ids:
+        return {}, None
+    from ftmllm_tui.core.slurm.runs import queue_jobs
+
+    return queue_jobs(ids)
 
 
 def external_runs(known_ids: set[str]) -> list[RunView]:

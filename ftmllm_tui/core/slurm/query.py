@@ -493,3 +493,20 @@ def finished_jobs(*, env: Mapping[str, str] | None = None, user: str | None = No
                                exit_code=f["ExitCode"], elapsed=f["Elapsed"], partition=f["Partition"],
                                nodelist=f["NodeList"], gpus=tres_gpus(f["AllocTRES"]) or 0))
     return out, None
+
+
+def detect(setting: str = "auto", *, env: Mapping[str, str] | None = None,
+           timeout: float = 5.0) -> tuple[bool, str]:
+    """(Slurm mode on?, why) for ``[slurm] enabled``: "false" off; "true" on; "auto" on when sinfo is
+    on PATH and answers (a controller is reachable)."""
+    if setting == "false":
+        return False, "Slurm is turned off in the settings ([slurm] enabled = false)"
+    if not available(env):
+        return (setting == "true"), "sinfo is not on PATH: Slurm's client commands are not installed here"
+    if setting == "true":
+        return True, "[slurm] enabled = true"
+    try:
+        run(["sinfo", "-h", "-o", "%P"], env=env, timeout=timeout)
+    except SlurmError as e:
+        return False, str(e)
+    return True, "sinfo answers"
