@@ -78,6 +78,36 @@ def test_logs_last_lines_and_follow_until_ctrl_c(tmp_path):
         p.kill()
 
 
+def test_logs_tails_any_file_given_by_path_even_a_trainer_log(tmp_path):
+    """`logs OUTPUT_DIR/trainer_log.jsonl` tails that file (as tail -f would), it is not taken as metrics."""
+    out = tmp_path / "saves" / "sft"
+    out.mkdir(parents=True)
+    rows = [f'{{"current_steps": {i}, "total_steps": 10, "loss": {2 - i / 10}}}' for i in range(1, 6)]
+    log = out / "trainer_log.jsonl"
+    log.write_text("".join(r + "\n" for r in rows))
+    (out / "running_log.txt").write_text("the console log, not the file asked for\n")
+    r = cli("logs", str(log), "-n", "2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == rows[-2:]
+    for name in ("trainer_state.json", "metrics.jsonl"):  # other names the resolver knows: as they are too
+        (out / name).write_text("{}\n")
+        r = cli("logs", str(out / name))
+        assert (r.returncode, r.stdout) == (0, "{}\n"), r.stderr
+    r = cli("logs", str(out))  # a directory is still resolved to its console log
+    assert r.returncode == 0 and r.stdout == "the console log, not the file asked for\n"
+    p = subprocess.Popen([sys.executable, "-m", "ftmllm_tui.cli", "logs", str(log), "-f", "-n", "1"],
+                         stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        assert p.stdout.readline().strip() == rows[-1]
+        with open(log, "a") as f:
+            f.write('{"current_steps": 6, "total_steps": 10, "loss": 1.4}\n')
+        assert p.stdout.readline().strip() == '{"current_steps": 6, "total_steps": 10, "loss": 1.4}'
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=10) == 0
+    finally:
+        p.kill()
+
+
 def test_logs_of_a_run_without_a_log(tmp_path):
     r = cli("logs", str(tmp_path))
     assert r.returncode == 2 and "no console log" in r.stderr

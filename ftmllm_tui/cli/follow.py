@@ -17,7 +17,7 @@ def add_parsers(sub) -> None:
         epilog="examples:\n"
                "  ftmllm-tui logs gpu-proof -f\n"
                "  ftmllm-tui logs saves/qwen-sft -n 200     (an output_dir: its running_log.txt)")
-    lg.add_argument("ref", help="run id / prefix / name, output_dir, or a log file")
+    lg.add_argument("ref", help="run id / prefix / name or output_dir (its console log), or any file (as it is)")
     lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines (Ctrl-C ends)")
     lg.add_argument("-n", "--lines", type=int, default=40, help="how many last lines first (default 40)")
 
@@ -53,11 +53,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from ..core.follow.follow import resolve
     from ..core.follow.logs import TailReader
 
-    try:
-        target = resolve(args.ref, _registry(args))
-    except LookupError as e:
-        return _fail(str(e))
-    path = target.console
+    from pathlib import Path
+
+    given = Path(args.ref).expanduser()
+    if given.is_file():  # a file given by path is tailed as it is (trainer_log.jsonl too), like tail -f
+        path = given
+    else:  # a directory or a run: its console log
+        try:
+            path = resolve(args.ref, _registry(args)).console
+        except LookupError as e:
+            return _fail(str(e))
     if path is None:
         return _fail(f"no console log for {args.ref} (for an output_dir, LLaMA-Factory writes "
                      "running_log.txt only under LlamaBoard; give the log file)")
