@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--interval", dest="rec_interval", type=float, default=1.0,
                    help="seconds between sweeps (default 1)")
     from . import configs as cli_configs, follow as cli_follow, hosts as cli_hosts, runs as cli_runs
+    from . import models as cli_models
 
     cli_runs.add_parsers(sub)
     cli_follow.add_parsers(sub)
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_slurm.add_parsers(sub)
     cli_hosts.add_parsers(sub)
+    cli_models.add_parsers(sub)
     for choice in sub._choices_actions:  # a sub-command's own --help starts with what it does
         parser = sub.choices[choice.dest]
         if parser.description is None:
@@ -151,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import slurm as cli_slurm
 
         return cli_slurm.cmd_slurm(args)
+    if args.command in ("models", "dataset", "download"):
+        from . import models as cli_models
+
+        return getattr(cli_models, f"cmd_{args.command}")(args)
     if args.command in ("validate", "edit"):
         from . import configs as cli_configs
 
