@@ -26,7 +26,12 @@ def enabled(out: TextIO) -> bool:
 
 
 def draw(snapshot: Snapshot, out: TextIO = sys.stdout) -> None:
-    cols, rows = shutil.get_terminal_size((80, 24))
+    try:  # the terminal drawn on, as the UI will size itself (a stale exported COLUMNS/LINES is not it)
+        cols, rows = os.get_terminal_size(out.fileno())
+    except (AttributeError, ValueError, OSError):
+        cols = rows = 0
+    if not cols or not rows:
+        cols, rows = shutil.get_terminal_size((80, 24))
     body = snapshot_text(snapshot, width=cols).splitlines()
     n = len(snapshot.processes)
     lines = [f"\x1b[1mftmllm-tui\x1b[0m  loading the interface…  Processes {n}", ""]
