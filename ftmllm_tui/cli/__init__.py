@@ -141,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_stream(args)
     if args.command == "record":
         return cmd_record(args)
+    if args.command in ("launch", "runs", "stop", "logs", "plot"):
+        from .hosts import remote_dispatch
+
+        rc = remote_dispatch(args, argv)  # HOST:RUN, runs --hosts, launch --host: done by the app there
+        if rc is not None:
+            return rc
     if args.command in ("launch", "runs", "stop"):
         from . import runs as cli_runs
 

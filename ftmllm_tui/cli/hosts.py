@@ -33,6 +33,20 @@ def add_parsers(sub) -> None:
     st.add_argument("--interval", dest="stream_interval", type=float, default=1.0, metavar="S",
                     help="seconds between sweeps, 0.2 to 60 (default 1)")
     st.add_argument("--count", type=int, default=None, metavar="N", help="stop after N sweeps")
+    # other hosts for the run commands (their parsers are made in cli/runs.py and cli/follow.py)
+    if "runs" in sub.choices:
+        add_hosts_option(sub.choices["runs"])
+    for name in ("stop", "logs", "plot"):
+        if name in sub.choices:
+            sub.choices[name].epilog = (sub.choices[name].epilog or "") + (
+                f"\n\nHOST:RUN: a run on another host; the app there does it, over your SSH "
+                f"(e.g. ftmllm-tui {name} gpu3:20261130-104159-sft).")
+    if "launch" in sub.choices:
+        la = sub.choices["launch"]
+        la.add_argument("--host", metavar="HOST|auto",
+                        help="launch on that host over SSH (CONFIG is a path there; auto: the host with the "
+                             "most free GPUs of --hosts / [cluster] hosts); the remote command is printed")
+        add_hosts_option(la)
 
 
 def add_hosts_option(parser: argparse.ArgumentParser) -> None:
@@ -144,3 +158,208 @@ def tui_cluster(args: argparse.Namespace, settings):
         return None
     return Cluster(specs, ssh_options(settings, state_dir()), interval=settings.refresh_interval,
                    me=current_user(), free_rule=settings.free_rule())
+
+
+# -- runs on other hosts: the remote app does the work, over the host's master -----------------------
+def _remote_ref(ref: str | None):
+    """(HostSpec, run) for ``HOST:RUN`` (not an existing local path), else None."""
+    from pathlib import Path
+
+    from ..core.hosts.ssh import HostSpecError, parse_host, split_ref
+
+    if not ref or Path(ref).exists():
+        return None
+    host, run = split_ref(ref)
+    if host is None or not run:
+        return None
+    try:
+        return parse_host(host), run
+    except HostSpecError:
+        return None
+
+
+def _strip_host_option(raw: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in raw:
+        if skip:
+            skip = False
+            continue
+        if a == "--host":
+            skip = True
+            continue
+        if a.startswith("--host="):
+            continue
+        out.append(a)
+    return out
+
+
+def remote_args(args: argparse.Namespace, run: str) -> list[str]:
+    """The sub-command line for the remote app (every value quoted later, one by one)."""
+    if args.command == "stop":
+        return ["stop", run] + [f for f, on in (("--force", args.force), ("--save", args.save),
+                                                ("--yes", args.yes), ("--allow-others", args.allow_others)) if on]
+    if args.command == "logs":
+        return ["logs", run, "-n", str(args.lines)] + (["-f"] if args.follow else [])
+    if args.command == "plot":
+        import shutil
+
+        width = args.width or (shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100)
+        out = ["plot", run, "--width", str(width)]
+        for flag, value in (("--metric", args.metric), ("--height", args.height), ("--last", args.last)):
+            if value is not None:
+                out += [flag, str(value)]
+        if args.smooth:
+            out += ["--smooth", str(args.smooth)]
+        if args.log:
+            out.append("--log")
+        return out
+    raise ValueError(args.command)
+
+
+def _run_remote(settings, spec, remote: list[str], *, tty: bool, show: bool = False) -> int:
+    """Run ``remote_command REMOTE`` on the host with this terminal (stdin/stdout/stderr passed
+    through); ssh's own failures become one line and exit 2."""
+    import subprocess
+    import tempfile
+
+    from ..core.hosts.cluster import ssh_options
+    from ..core.hosts.ssh import classify, remote_line, ssh_argv
+    from ..settings import state_dir
+
+    opts = ssh_options(settings, state_dir())
+    line = remote_line(opts.command_for(spec), remote)
+    if show:
+        print(f"on {spec.name}: {line}", file=sys.stderr)
+    argv = ssh_argv(opts, spec, line, tty=tty)
+    with tempfile.TemporaryFile() as err:
+        try:
+            rc = subprocess.call(argv, stderr=err)
+        except KeyboardInterrupt:
+            return 130
+        err.seek(0)
+        text = err.read().decode("utf-8", "replace")
+    if rc == 255 or (rc == 127 and "not found" in text):
+        kind, msg = classify(rc, text, spec)
+        print(f"ftmllm-tui: {msg}", file=sys.stderr)
+        return EXIT_ENV
+    sys.stderr.write(text)
+    return rc
+
+
+def remote_dispatch(args: argparse.Namespace, argv: list[str] | None) -> int | None:
+    """Sub-commands aimed at another host (``stop HOST:RUN``, ``logs HOST:RUN``, ``plot HOST:RUN``,
+    ``runs --hosts``, ``launch --host H``): the exit code, or None when the command is local."""
+    from ..settings import load_settings
+
+    cmd = args.command
+    if cmd == "runs" and (getattr(args, "sub_hosts", None) or getattr(args, "hosts", None)):
+        return cmd_runs_hosts(args)
+    if cmd == "launch" and getattr(args, "host", None):
+        return cmd_launch_remote(args, argv)
+    ref = {"stop": getattr(args, "run", None), "logs": getattr(args, "ref", None)}.get(cmd)
+    if cmd == "plot" and len(args.refs) == 1:
+        ref = args.refs[0]
+    target = _remote_ref(ref) if cmd in ("stop", "logs", "plot") else None
+    if target is None:
+        return None
+    spec, run = target
+    if cmd == "stop" and args.readonly:
+        return _fail("read-only mode: stopping is disabled")
+    settings = load_settings()
+    tty = sys.stdin.isatty() and sys.stdout.isatty() and not (cmd == "stop" and args.yes)
+    return _run_remote(settings, spec, remote_args(args, run), tty=tty)
+
+
+def cmd_runs_hosts(args: argparse.Namespace) -> int:
+    """``runs --hosts a,b``: ``ftmllm-tui runs --json`` on each host at once; a HOST column."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..core.hosts.cluster import ssh_options
+    from ..core.hosts.ssh import HostSpecError, classify, remote_line, ssh_argv
+    from ..settings import load_settings, state_dir
+
+    settings = load_settings()
+    try:
+        specs = host_specs(args, settings)
+    except HostSpecError as e:
+        return _fail(str(e), args.json)
+    opts = ssh_options(settings, state_dir())
+
+    def one(spec):
+        argv = ssh_argv(opts, spec, remote_line(opts.command_for(spec), ["runs", "--json"]))
+        try:
+            p = subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return spec.name, None, f"{spec.name}: no answer within 30 s"
+        if p.returncode != 0:
+            return spec.name, None, classify(p.returncode, p.stderr.decode("utf-8", "replace"), spec)[1]
+        try:
+            runs = json.loads(p.stdout)
+        except json.JSONDecodeError:
+            return spec.name, None, f"{spec.name}: `runs --json` did not print JSON (an older ftmllm-tui?)"
+        return spec.name, runs, None
+
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(specs)))) as pool:
+        results = list(pool.map(one, specs))
+    runs, errors = [], []
+    for host, got, err in results:
+        if err:
+            errors.append({"host": host, "error": err})
+        for r in got or []:
+            runs.append({"host": host, **r})
+    if args.json:
+        json.dump({"runs": runs, "errors": errors}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        width = max([4] + [len(r["host"]) for r in runs])
+        print(f"{'HOST':<{width}} {'ID':<34} {'KIND':<7} {'STATE':<9} {'GPUS':<6} {'PROGRESS':>9}  USER")
+        for r in runs:
+            prog = r.get("progress") or {}
+            pct = f"{prog['percentage']:.0f}%" if prog.get("percentage") is not None else "-"
+            gpus = "cpu" if r.get("gpus") is None else ",".join(map(str, r["gpus"]))
+            print(f"{r['host']:<{width}} {r['id'][:34]:<34} {r['kind']:<7} {r['state']:<9} {gpus:<6} {pct:>9}  "
+                  f"{r.get('user') or ''}")
+        for e in errors:
+            print(f"ftmllm-tui: {e['error']}", file=sys.stderr)
+    return EXIT_BAD if errors else EXIT_OK
+
+
+def cmd_launch_remote(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """``launch --host H|auto ...``: the same launch on that host (CONFIG is a path there); the
+    exact remote command is printed first."""
+    from ..core.gpus.processes import current_user
+    from ..core.hosts.cluster import collect, ssh_options
+    from ..core.hosts.ssh import HostSpecError, parse_host, parse_hosts
+    from ..settings import load_settings, state_dir
+
+    if args.readonly:
+        return _fail("read-only mode: launching is disabled")
+    settings = load_settings()
+    raw = list(argv if argv is not None else sys.argv[1:])
+    i = raw.index("launch") if "launch" in raw else 0
+    remote = _strip_host_option(raw[i:])
+    if args.host == "auto":
+        try:
+            specs = host_specs(args, settings)
+        except HostSpecError as e:
+            return _fail(str(e))
+        if not specs:
+            return _fail("--host auto needs hosts: --hosts gpu1,gpu2 or [cluster] hosts")
+        want = 1
+        if args.gpus.startswith("auto:") and args.gpus[5:].isdigit():
+            want = int(args.gpus[5:])
+        states = collect(specs, ssh_options(settings, state_dir()), timeout=20, me=current_user(),
+                         free_rule=settings.free_rule())
+        fits = [st for st in states if st.snapshot is not None and len(st.snapshot.free) >= want]
+        if not fits:
+            return _fail(f"no host has {want} free GPU{'s' if want != 1 else ''} now")
+        best = max(fits, key=lambda st: len(st.snapshot.free))
+        spec = parse_hosts([best.host])[0]
+        print(f"auto: {spec.name} ({len(best.snapshot.free)} free GPUs)", file=sys.stderr)
+    else:
+        try:
+            spec = parse_host(args.host)
+        except HostSpecError as e:
+            return _fail(str(e))
+    return _run_remote(settings, spec, remote, tty=False, show=True)

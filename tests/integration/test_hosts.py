@@ -19,6 +19,7 @@ import pytest
 from ftmllm_tui.core.hosts.cluster import Cluster, collect, totals
 from ftmllm_tui.core.hosts.ssh import SshOptions, control_path, parse_hosts
 
+from .conftest import run_pids
 from .sshd import Sshd, SshdUnavailable, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,3 +273,74 @@ def test_collect_closes_nothing_it_should_not(hosts, tmp_path, control):
     until(lambda: cluster.links["gpu-a"].state.state == "up", 10, "up on the existing master")
     cluster.stop()
     assert subprocess.run(check, capture_output=True, timeout=5).returncode != 0
+
+
+# -- runs on another host: launch there, list, follow, stop; the app on that host does each -----------
+LF = ROOT / ".venv-lf" / "bin" / "llamafactory-cli"
+HOSTILE_NAME = "tiny it's $(touch pwned) `id`"
+
+
+@pytest.mark.timeout(300)
+def test_remote_launch_follow_and_stop_of_a_real_llamafactory_run(hosts, tmux_env, tmp_path, control):
+    """The real tiny LLaMA-Factory run on "gpu-a" (a real sshd here), driven from this side with
+    launch --host, runs --hosts, logs HOST:RUN and stop HOST:RUN; the run's name is hostile shell text."""
+    import shlex
+
+    from .test_e2e_llamafactory import _lf, build, yaml_output_dir
+
+    if not LF.exists():
+        pytest.fail("the LLaMA-Factory test environment is missing: run `sh scripts/lf_env.sh`")
+    cfg = build(tmp_path, "--epochs", "200")
+    remote_env = _lf().train_env(cfg.parent, 1, base={
+        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": tmux_env["HOME"],
+        "XDG_STATE_HOME": str(tmp_path / "remote-state"), "XDG_CONFIG_HOME": str(tmp_path / "remote-config"),
+        "FTMLLM_TMUX_SOCKET": tmux_env["FTMLLM_TMUX_SOCKET"], "FTMLLM_LLAMAFACTORY_CLI": str(LF)})
+    # the remote app's environment rides in the remote command (as `conda run ...` would)
+    remote_cmd = shlex.join(["env", *(f"{k}={v}" for k, v in sorted(remote_env.items())
+                                      if k in ("PATH", "HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "TMPDIR",
+                                               "MPLCONFIGDIR", "HF_HUB_OFFLINE", "FTMLLM_TMUX_SOCKET",
+                                               "FTMLLM_LLAMAFACTORY_CLI")), APP])
+    local_cfg = tmp_path / "local-config" / "ftmllm-tui" / "config.toml"
+    local_cfg.parent.mkdir(parents=True)
+    local_cfg.write_text(f'[cluster]\nssh_config = "{hosts.config}"\nhosts = ["gpu-a"]\n'
+                         f'[host.gpu-a]\nremote_command = {json.dumps(remote_cmd)}\n')
+    local = dict(tmux_env, XDG_CONFIG_HOME=str(local_cfg.parent.parent), XDG_STATE_HOME=str(tmp_path / "local-state"),
+                 FTMLLM_TMUX_SOCKET="nobody-local")
+
+    def app(*args, timeout=60):
+        return subprocess.run([APP, *args], capture_output=True, text=True, env=local, timeout=timeout,
+                              stdin=subprocess.DEVNULL, cwd=tmp_path)
+
+    try:
+        r = app("launch", "--host", "gpu-a", str(cfg), "--gpus", "none", "--name", HOSTILE_NAME, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "on gpu-a: exec $SHELL -l -c " in r.stderr  # the exact remote command, shown
+        run_id = r.stdout.strip().splitlines()[-1]
+        assert not (tmp_path / "pwned").exists() and not (Path(tmux_env["HOME"]) / "pwned").exists()
+
+        def listed():
+            r = app("runs", "--json", "--hosts", "gpu-a")
+            assert r.returncode == 0, r.stderr
+            mine = [x for x in json.loads(r.stdout)["runs"] if x["id"] == run_id]
+            return mine[0] if mine and (mine[0].get("progress") or {}).get("step") else None
+
+        x = until(listed, 180, "the remote run training, seen from here", step=1.0)
+        # the name arrived whole (the remote app made it a safe name, as a local launch does)
+        assert x["host"] == "gpu-a" and x["name"] == "tiny-it-s-touch-pwned-id" and x["state"] == "running"
+        text = app("runs", "--hosts", "gpu-a")
+        assert text.returncode == 0 and text.stdout.startswith("HOST") and run_id[:34] in text.stdout
+        logs = app("logs", f"gpu-a:{run_id}", "-n", "5")
+        assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
+        assert app("logs", "gpu-a:no-such-run").returncode != 0
+        pids = run_pids(run_id)
+        assert pids
+        assert subprocess.run([APP, "--readonly", "stop", f"gpu-a:{run_id}", "--yes"], capture_output=True,
+                              text=True, env=local).returncode == 2
+        stop = app("stop", f"gpu-a:{run_id}", "--yes", timeout=120)
+        assert stop.returncode == 0 and "all gone" in stop.stdout, stop.stdout + stop.stderr
+        assert run_pids(run_id) == []
+        audit = (tmp_path / "remote-state" / "ftmllm-tui" / "audit.jsonl").read_text()
+        assert str(pids[0]) in audit or run_id in audit  # written on that host
+        assert Path(yaml_output_dir(cfg)).exists()
+    finally:
+        close_masters(tmp_path / "local-state" / "ftmllm-tui" / "ssh")

@@ -136,11 +136,19 @@ def control_path(control_dir: Path, host: HostSpec) -> Path:
     return Path("/tmp") / f"ftmllm-{os.getuid()}-{where}" / f"cm-{digest}"
 
 
+def ensure_control_dir(opts: SshOptions, host: HostSpec) -> None:
+    """The private (0700) directory of the host's control socket exists."""
+    opts.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    control_path(opts.control_dir, host).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
 def ssh_argv(opts: SshOptions, host: HostSpec, remote: str | None = None, *, tty: bool = False,
              master: bool = True, extra: Sequence[str] = (), persist: bool = False) -> list[str]:
-    """The full ssh argv for ``host`` running the remote shell line ``remote`` (already quoted).
+    """The full ssh argv for ``host`` running the remote shell line ``remote`` (already quoted);
+    creates the control socket's directory.
     A client rides on the host's master when it is up; when it is not, the client connects on its
     own and ends with its session (``ControlPersist=no``: no background master holding its pipes)."""
+    ensure_control_dir(opts, host)
     argv = ["ssh"]
     if opts.ssh_config:
         argv += ["-F", opts.ssh_config]
