@@ -181,7 +181,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 "progress": None if v.progress is None else {
                     "step": v.progress.step, "total": v.progress.total,
                     "percentage": v.progress.percentage, "loss": v.progress.loss,
-                    "eval_loss": v.progress.eval_loss, "remaining": v.progress.remaining},
+                    "eval_loss": v.progress.eval_loss,
+                    "remaining": v.progress.remaining if s.state in ("running", "starting") else None},
             })
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -25,6 +25,7 @@ class Followed:
     trainer_state: Path | None = None
     console: Path | None = None
     swanlab: Path | None = None  # a SwanLab local logdir (or one run folder) of this run
+    run_dir: Path | None = None  # the run's folder (exit_code, run.json): tells when it has ended
 
     @property
     def metrics_path(self) -> Path | None:
@@ -66,7 +67,37 @@ def for_record(record: RunRecord, registry: Registry | None) -> Followed:
     return Followed(label=record.name, record=record, output_dir=out,
                     trainer_log=out / "trainer_log.jsonl" if out else None,
                     trainer_state=out / "trainer_state.json" if out else None, console=console,
-                    swanlab=swan)
+                    swanlab=swan,
+                    run_dir=registry.dir(record.id) if registry is not None and not record.external else None)
+
+
+def ended_state(run_dir: Path | None) -> tuple[str, int | None] | None:
+    """(state, exit code) of a run that has ended, from its folder; None while it runs (or when
+    nothing tells). ``stopped`` when a stop was requested, else ``finished`` / ``failed`` by the
+    exit code the runner wrote."""
+    if run_dir is None:
+        return None
+    code: int | None = None
+    try:
+        code = int((run_dir / "exit_code").read_text().strip())
+    except (OSError, ValueError):
+        code = None
+    stopped = False
+    try:
+        import json
+
+        d = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        if isinstance(d, dict) and d.get("stop_requested_at") is not None:
+            report = d.get("stop_report") or []
+            stopped = code is not None or (bool(report) and all(
+                isinstance(o, dict) and o.get("result") in ("stopped", "killed", "already gone") for o in report))
+    except (OSError, ValueError):
+        pass
+    if stopped:
+        return "stopped", code
+    if code is None:
+        return None
+    return ("finished" if code == 0 else "failed"), code
 
 
 def resolve(ref: str, registry: Registry | None) -> Followed:
@@ -122,6 +153,7 @@ class FollowUpdate:
     results: dict[str, float] = field(default_factory=dict)
     log_age_s: float | None = None  # seconds since the metrics source last grew
     chart_names: tuple[str, ...] = ()  # the series drawn in charts["loss"], in colour order
+    ended: tuple[str, int | None] | None = None  # (state, exit code) once the run has ended
 
 
 class Follower:
@@ -216,7 +248,7 @@ class Follower:
                             series=tuple(m.names()) if m else (), source=m.source if m else "",
                             results=results,
                             log_age_s=None if mtime is None else max(0.0, time.time() - mtime),
-                            chart_names=self._names)
+                            chart_names=self._names, ended=ended_state(self.target.run_dir))
 
     @staticmethod
     def _line(m: Metrics, name: str, req: PlotRequest) -> Line | None:

@@ -47,6 +47,7 @@ def read_progress(output_dir: str | None, tail_bytes: int = 16384) -> Progress |
     except OSError:
         return None
     lines = data.decode("utf-8", errors="replace").splitlines()
+    tail_start = max(0, size - tail_bytes)
     latest: dict[str, Any] = {}
     loss = eval_loss = None
     for line in lines:
@@ -61,6 +62,8 @@ def read_progress(output_dir: str | None, tail_bytes: int = 16384) -> Progress |
             loss = float(d["loss"])
         if isinstance(d.get("eval_loss"), (int, float)):
             eval_loss = float(d["eval_loss"])
+    if eval_loss is None and tail_start > 0:  # evaluations are rare: look further back for the last one
+        eval_loss = last_eval_loss(path, tail_start)
 
     def num(key: str) -> Any:
         v = latest.get(key)
@@ -70,6 +73,61 @@ def read_progress(output_dir: str | None, tail_bytes: int = 16384) -> Progress |
                     epoch=num("epoch"), loss=loss, eval_loss=eval_loss,
                     elapsed=latest.get("elapsed_time"), remaining=latest.get("remaining_time"),
                     log_mtime=mtime)
+
+
+_EVAL_CACHE: dict[str, tuple[tuple[int, int], int, float | None]] = {}  # path: (ident, scanned up to, value)
+_EVAL_SCAN_LIMIT = 256 << 20
+
+
+def last_eval_loss(path: Path, end: int) -> float | None:
+    """The ``eval_loss`` of the last evaluation line that ends before byte ``end`` of a
+    trainer_log.jsonl, read backwards in blocks; what was scanned before is remembered (by file
+    identity), so a growing log costs only its new part on the next call."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    ident = (st.st_dev, st.st_ino)
+    cached = _EVAL_CACHE.get(str(path))
+    floor, known = 0, None
+    if cached is not None and cached[0] == ident and cached[1] <= end:
+        floor, known = cached[1], cached[2]
+    floor = max(floor, end - _EVAL_SCAN_LIMIT)
+    found: float | None = None
+    boundary = None  # where the last complete line before ``end`` ends: the next call starts there
+    try:
+        with open(path, "rb") as f:
+            pos, carry = end, b""
+            while pos > floor and found is None:
+                step = min(1 << 16, pos - floor)
+                pos -= step
+                f.seek(pos)
+                piece = f.read(step)
+                if boundary is None and b"\n" in piece:
+                    boundary = pos + piece.rfind(b"\n") + 1
+                block = piece + carry
+                parts = block.split(b"\n")
+                carry = parts[0] if pos > floor else b""
+                for raw in reversed(parts[1:] if pos > floor else parts):
+                    if b'"eval_loss"' not in raw:
+                        continue
+                    try:
+                        d = json.loads(raw)
+                    except ValueError:
+                        continue
+                    if isinstance(d, dict) and isinstance(d.get("eval_loss"), (int, float)):
+                        found = float(d["eval_loss"])
+                        break
+    except OSError:
+        return known
+    value = found if found is not None else known
+    if boundary is not None:
+        _EVAL_CACHE[str(path)] = (ident, boundary, value)
+    return value
+
+
+def ended(state: str) -> bool:
+    return state in ("finished", "failed", "stopped", "lost")
 
 
 @dataclass(frozen=True)

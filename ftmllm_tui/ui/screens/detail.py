@@ -45,12 +45,13 @@ def progress_text(u: FollowUpdate | None, stalled_after_s: float) -> Text:
             done = round(pct / 100 * bar)
             t.append("  " + "█" * done, style=PALETTE.accent)
             t.append("·" * (bar - done), style=PALETTE.bar_empty)
-        if p.remaining:
+        if p.remaining and u.ended is None:  # an ended run has no time left
             t.append(f"  ETA {p.remaining}", style="bold")
         if p.elapsed:
             t.append(f"  elapsed {p.elapsed}", style=PALETTE.muted)
     # the warning before the rates: at 80 columns the end of the line is cut
-    if u.log_age_s is not None and u.log_age_s > stalled_after_s and (p.percentage or 0) < 100:
+    if u.log_age_s is not None and u.log_age_s > stalled_after_s and (p.percentage or 0) < 100 \
+            and u.ended is None:
         t.append(f"  ⚠ no new step for {fmt.duration(u.log_age_s)}", style=f"bold {PALETTE.danger}")
     if p.step is not None:
         if p.throughput:
@@ -127,9 +128,17 @@ class RunDetailScreen(Screen):
         yield Input(placeholder="search the log (Enter: next, Esc: close)", id="search", compact=True)
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
+    def _title(self) -> None:
+        """Name, the state once ended (stopped, exit 130 / finished / failed, exit 1), kind, GPUs, id;
+        the output_dir's tail last (shortened from the left at 80 columns)."""
         t = self.target
         title = Text(t.label, style="bold")
+        ended = self.last.ended if self.last is not None else None
+        if ended is not None:
+            state, code = ended
+            title.append(f"  {state}", style=f"bold {PALETTE.state(state)}")
+            if code is not None and not (state == "finished" and code == 0):
+                title.append(f", exit {code}", style=PALETTE.state(state))
         if t.record is not None:
             r = t.record
             title.append(f"  {r.kind}", style=PALETTE.muted)
@@ -139,6 +148,9 @@ class RunDetailScreen(Screen):
         if t.output_dir:
             title.append("  ")
         self.query_one("#dtitle", TextLine).show(title, tail_path=str(t.output_dir or ""), tail_style=PALETTE.muted)
+
+    def on_mount(self) -> None:
+        self._title()
         self.query_one(LogView).focus()
         self._apply_layout()
         self.follower = None
@@ -174,7 +186,10 @@ class RunDetailScreen(Screen):
         return self.follower.poll(self._req)
 
     def _show(self, u: FollowUpdate) -> None:
+        was_ended = self.last.ended if self.last is not None else None
         self.last = u
+        if u.ended != was_ended:
+            self._title()
         log = self.query_one(LogView)
         if u.reset:
             log.clear()
