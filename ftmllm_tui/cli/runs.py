@@ -178,6 +178,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 "created_at": r.created_at, "config": r.config, "output_dir": r.output_dir,
                 "tmux_session": r.tmux_session or None, "pids": list(s.pids), "orphaned": s.orphaned,
                 "external": r.external, "stalled": v.stalled, "url": r.url,
+                "slurm_job": r.slurm_job or None,
+                "slurm": None if v.slurm_job is None else {
+                    "state": v.slurm_job.state, "reason": v.slurm_job.reason or None,
+                    "nodelist": v.slurm_job.nodelist or None, "gpus": v.slurm_job.gpus},
                 "progress": None if v.progress is None else {
                     "step": v.progress.step, "total": v.progress.total,
                     "percentage": v.progress.percentage, "loss": v.progress.loss,
@@ -198,6 +202,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         pct = f"{prog.percentage:.0f}%" if prog and prog.percentage is not None else "-"
         loss = f"{prog.loss:.4f}" if prog and prog.loss is not None else "-"
         gpus = "cpu" if r.gpus is None else ",".join(map(str, r.gpus))
+        if r.slurm_job:  # Slurm runs: the job id (GPUs are Slurm's choice)
+            gpus = f"job {r.slurm_job}"
         state = s.state + ("!" if v.stalled else "") + ("*" if s.orphaned else "")
         print(f"{r.id[:34]:<34} {r.kind:<7} {state:<9} {gpus:<6} {pct:>9} {loss:>8} "
               f"{fmt.duration(run_duration(v, now)):>8}  {r.user}")
