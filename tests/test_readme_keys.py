@@ -48,6 +48,7 @@ VIEWS = [
     ("compare", "CompareScreen", "Following a run"),
     ("configs", "ConfigsScreen", "Configs and the editor"),
     ("editor", "EditorScreen", "Configs and the editor"),
+    ("cluster", "ClusterScreen", "Several hosts"),
 ]
 
 

@@ -90,7 +90,7 @@ def state_text(st: LinkState, now: float) -> Text:
     if st.state == "stale" and age is not None:
         label = f"stale {fmt.age(age)}"
     t = Text(label, style=PALETTE.warning if st.state == "stale" else PALETTE.danger)
-    if st.kind:
+    if st.kind and st.state == "down":
         t.append(f" {st.kind}", style=PALETTE.muted)
     return t
 
@@ -165,8 +165,8 @@ class ClusterScreen(Screen):
             st = states[name]
             snap = st.snapshot
             if snap is None:
-                cells[name] = (Text(name, style="bold"), Text(st.error or "", style=PALETTE.muted), Text(""),
-                               Text(""), state_text(st, now))
+                cells[name] = (Text(name, style="bold"), Text(""), Text(""),
+                               Text(st.error or "", style=PALETTE.muted), state_text(st, now))
                 continue
             users = users_gpus(snap)
             who = " ".join(f"{u}:{n}" for u, n in users.most_common(3))
@@ -181,12 +181,13 @@ class ClusterScreen(Screen):
         table = self.query_one(FastTable)
         order, cells = self.rows(now)
         width = self.size.width or 80
-        gpus_w = max((len(c[1].plain) for c in cells.values()), default=8)
+        gpus_w = max(15, min(48, max((len(c[1].plain) for c in cells.values()), default=0)))
         host_w = min(self._host_width(), 18)
-        rest = max(10, width - host_w - gpus_w - 6 - 14 - 6)
-        table.set_columns((Col("host", "HOST", host_w), Col("gpus", "GPUs (util|mem)", max(gpus_w, 15)),
+        link_w = 12
+        rest = max(8, width - host_w - gpus_w - 5 - link_w - 7)
+        table.set_columns((Col("host", "HOST", host_w), Col("gpus", "GPUs (util|mem)", gpus_w),
                            Col("free", "FREE", 5, "right"), Col("users", "USERS", rest),
-                           Col("link", "LINK", 14)), sorted_column=self.sort if self.sort != "util" else "gpus")
+                           Col("link", "LINK", link_w)), sorted_column=self.sort if self.sort != "util" else "gpus")
         table.set_rows(order, cells)
         states = [link.state for link in self.cluster.links.values()]
         tot = totals(states)
