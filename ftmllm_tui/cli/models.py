@@ -114,7 +114,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
                 print(f"{r.file or r.name}: error: {r.error}")
                 continue
             for f in r.findings[:args.max_findings]:
-                print(f"{r.file}:{f.row}: {f.kind}: {f.message}")
+                where = f"row {f.row}" + (f" (line {f.line})" if f.line else "")
+                print(f"{r.file}: {where}: {f.kind}: {f.message}")
             if len(r.findings) > args.max_findings:
                 print(f"{r.file}: … {len(r.findings) - args.max_findings} more findings")
             print(f"{r.name}: {r.rows:,} rows, {r.summary()}")

@@ -1,0 +1,160 @@
+"""dataset_info.json entries, rows as LLaMA-Factory reads them, and the row checks (`ftmllm-tui dataset check`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ftmllm_tui.core.models import datasets as ds
+
+BUNDLED = Path(__file__).parents[3] / "ftmllm_tui" / "configs" / "data"
+FIXTURES = Path("/work/shared/fixtures/configs")
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "ftmllm_tui.cli", *args], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **(env or {})})
+
+
+def write_info(folder: Path, info: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dataset_info.json").write_text(json.dumps(info))
+
+
+SHAREGPT_MM = {"file_name": "mm.jsonl", "formatting": "sharegpt",
+               "columns": {"messages": "messages", "images": "images"},
+               "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}
+RANKING = {"file_name": "dpo.json", "formatting": "sharegpt", "ranking": True,
+           "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected", "images": "images"}}
+
+
+def msg(role, content):
+    return {"role": role, "content": content}
+
+
+@pytest.fixture
+def broken(tmp_path) -> Path:
+    d = tmp_path / "data"
+    write_info(d, {"mm": SHAREGPT_MM, "dpo": RANKING,
+                   "alp": {"file_name": "alp.json", "columns": {"prompt": "instruction", "query": "input",
+                                                                  "response": "output"}}})
+    (d / "img").mkdir()
+    (d / "img" / "ok.png").write_bytes(b"\x89PNG")
+    rows = [
+        {"messages": [msg("user", "<image>what?"), msg("assistant", "a cat")], "images": ["img/ok.png"]},  # 1 clean
+        {"messages": [msg("user", "<image>what?"), msg("assistant", "x")], "images": ["img/gone.png"]},  # 2 missing
+        {"messages": [msg("user", "<image><image>two?"), msg("assistant", "x")], "images": ["img/ok.png"]},  # 3 count
+        {"messages": [msg("assistant", "hi"), msg("user", "x")]},  # 4 role order
+        {"messages": [msg("user", "q"), msg("assistant", "")]},  # 5 empty turn
+    ]
+    lines = [json.dumps(r) for r in rows]
+    lines.insert(3, '{"messages": [ {"role": "user", "content": "oops"} ')  # row 4 (line 4): JSON error
+    lines.insert(1, "")  # a blank line: not a row, but it shifts line numbers
+    (d / "mm.jsonl").write_text("\n".join(lines) + "\n")
+    (d / "dpo.json").write_text(json.dumps([
+        {"conversations": [{"from": "human", "value": "<image>better?"}], "images": ["img/ok.png"],
+         "chosen": {"from": "gpt", "value": "yes"}, "rejected": {"from": "gpt", "value": "no"}},
+        {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}],
+         "chosen": {"from": "gpt", "value": "yes"}},
+    ]))
+    (d / "alp.json").write_text(json.dumps([{"instruction": "hi", "input": "", "output": "hello"}]))
+    return d
+
+
+def test_entries_of_the_teams_dataset_info(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    shutil.copy(FIXTURES / "dataset_info.json", d / "dataset_info.json")
+    ents, problems = ds.entries(d)
+    by = {e.name: e for e in ents}
+    assert by["rlhf_v"].ranking and by["rlhf_v"].source == "hf" and by["rlhf_v"].cached is False
+    assert by["rlhf_v"].column("messages") == "conversations" and by["rlhf_v"].tag("role_tag") == "from"
+    assert by["mllm_demo"].formatting == "sharegpt" and by["mllm_demo"].tag("user_tag") == "user"
+    assert any("mllm_demo.json not found" in p for p in problems)
+
+
+def test_rows_are_read_as_llamafactory_does(broken):
+    ents = {e.name: e for e in ds.entries(broken)[0]}
+    src = ds.RowSource(broken / "dpo.json")
+    row = ds.normalise(ents["dpo"], src.row(0))
+    assert [t.role for t in row.turns] == ["user"] and row.chosen.role == "assistant"
+    assert row.chosen.content == "yes" and row.rejected.content == "no" and row.images == ["img/ok.png"]
+    alp = ds.normalise(ents["alp"], ds.RowSource(broken / "alp.json").row(0))
+    assert [(t.role, t.content) for t in alp.turns] == [("user", "hi"), ("assistant", "hello")]
+    mm = ds.RowSource(broken / "mm.jsonl")
+    r = ds.normalise(ents["mm"], mm.row(1))
+    assert r.line == 3 and r.images == ["img/gone.png"]  # the blank line 2 is not a row
+
+
+def test_every_kind_of_broken_row_is_found_with_its_row(broken):
+    res = {r.name: r for r in ds.check_dataset_dir(broken)}
+    mm = res["mm"]
+    assert mm.rows == 6
+    got = {(f.row, f.kind) for f in mm.findings}
+    assert got == {(2, "image-missing"), (3, "image-count"), (4, "json"), (5, "role-order"), (6, "empty-turn")}
+    json_err = next(f for f in mm.findings if f.kind == "json")
+    assert json_err.line == 5 and "not valid JSON" in json_err.message
+    dpo = res["dpo"]
+    assert {(f.row, f.kind) for f in dpo.findings} == {(2, "role-order"), (2, "ranking")}
+    assert res["alp"].findings == [] and res["alp"].summary() == "clean"
+    assert "image-missing 1" in mm.summary() and "5 rows with problems" in mm.summary()
+
+
+def test_cli_exit_codes_and_json(broken, tmp_path):
+    out = cli("dataset", "check", str(broken))
+    assert out.returncode == 1
+    assert f"{broken / 'mm.jsonl'}: row 2 (line 3): image-missing: img/gone.png not found" in out.stdout
+    assert "alp: 1 rows, clean" in out.stdout
+    assert cli("dataset", "check", str(broken), "alp").returncode == 0
+    out = cli("dataset", "check", str(broken), "mm", "--json")
+    data = json.loads(out.stdout)
+    assert out.returncode == 1 and not data["ok"] and data["datasets"][0]["summary"]["json"] == 1
+    out = cli("dataset", "check", str(broken), "nope", "--json")
+    assert out.returncode == 2 and "no dataset 'nope'" in json.loads(out.stdout)["error"]
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "dataset_info.json").write_text("{\n  oops")
+    out = cli("dataset", "check", str(tmp_path / "bad"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "dataset_info.json:2:" in out.stderr
+
+
+def test_bundled_example_data(tmp_path):
+    """The curated examples' data: identity is clean; mllm_demo names images that are not shipped."""
+    res = {r.name: r for r in ds.check_dataset_dir(BUNDLED)}
+    assert res["identity"].findings == []
+    assert res["mllm_demo"].kinds() == {"image-missing": res["mllm_demo"].rows}
+
+
+def test_a_1gb_jsonl_opens_from_its_start_and_counts_in_the_background(tmp_path):
+    """1 GB of rows written quickly: a block of real rows repeated with a few large writes."""
+    row = json.dumps({"messages": [msg("user", "q " * 40), msg("assistant", "a " * 40)]}).encode() + b"\n"
+    block = row * ((4 << 20) // len(row) + 1)  # ~4 MB
+    path = tmp_path / "big.jsonl"
+    with open(path, "wb") as f:
+        for _ in range((1 << 30) // len(block) + 1):
+            f.write(block)
+    size = path.stat().st_size
+    assert size >= 1 << 30
+    entry = ds.Entry("big", "sharegpt", False, "file", "big.jsonl", dict(SHAREGPT_MM["columns"]),
+                     dict(SHAREGPT_MM["tags"]), path, size)
+    t0 = time.perf_counter()
+    src = ds.RowSource(path)
+    first = [ds.normalise(entry, r) for r in src.rows(0, 50)]
+    took = time.perf_counter() - t0
+    assert len(first) == 50 and first[0].turns[0].role == "user"
+    assert took < 0.3, f"first rows took {took:.3f} s"
+    assert not src.counted and src._scan_pos < 10 << 20  # nothing beyond the start was read
+    r = src.row(1000)
+    assert r.index == 1000 and r.line == 1001
+    # counting stops when asked to (the view closing) and can resume
+    calls = []
+    src.count(stop=lambda: calls.append(1) or len(calls) > 3)
+    assert not src.counted and src.known_rows > 1000
+    n = src.count()
+    assert src.counted and n == size // len(row)
