@@ -1,4 +1,5 @@
-"""Themes as data: TOML files shipped in ``ftmllm_tui/themes/`` plus the user's ``<config dir>/themes/*.toml``.
+"""Themes as data: TOML files shipped in the top-level ``themes/`` (package data, reached as
+``ftmllm_tui/themes``) plus the user's ``<config dir>/themes/*.toml``.
 
 A theme sets Textual's base colours (``[textual]``), ftmllm-tui's semantic colours (``[colors]``: mine,
 others, free, warning, danger …, read by the widgets through :data:`PALETTE`) and the YAML editor's
@@ -185,7 +186,7 @@ def _read(path_or_res, label: str, warnings: list[str]) -> dict[str, Any] | None
 
 
 def builtin_files() -> list:
-    folder = resources.files("ftmllm_tui.themes")
+    folder = resources.files("ftmllm_tui") / "themes"  # the top-level themes/ (a link in a checkout)
     return sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
 
 

@@ -216,3 +216,18 @@ async def test_ascii_mode_renders_only_ascii(no_user_themes):
     text = re.sub(r"<[^>]+>", "", svg.split("<g class=\"terminal")[-1] if "terminal" in svg else svg)
     body = "".join(ch for ch in text if ord(ch) > 127 and ch not in "\u00a0")
     assert body == "", f"non-ASCII glyphs on screen: {sorted(set(body))}"
+
+
+def test_builtin_themes_are_the_top_level_themes_folder_shipped_as_package_data():
+    """The built-in themes live in the repository's top-level themes/ (next to configs/), and the
+    package data takes them into the wheel as ftmllm_tui/themes/ (checked by hand with pip wheel)."""
+    from pathlib import Path
+
+    from ftmllm_tui.ui.themes import builtin_files
+
+    root = Path(__file__).resolve().parents[2]
+    shipped = sorted(f.name for f in builtin_files())
+    assert shipped == sorted(p.name for p in (root / "themes").glob("*.toml"))
+    assert {f"{n}.toml" for n in BUILTIN} <= set(shipped)
+    data = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "themes/*.toml" in data["tool"]["setuptools"]["package-data"]["ftmllm_tui"]
