@@ -154,6 +154,8 @@ class FollowUpdate:
     log_age_s: float | None = None  # seconds since the metrics source last grew
     chart_names: tuple[str, ...] = ()  # the series drawn in charts["loss"], in colour order
     ended: tuple[str, int | None] | None = None  # (state, exit code) once the run has ended
+    earlier: list[str] = field(default_factory=list)  # lines from before those shown (asked for), in order
+    more_before: bool = False  # the console log has lines before the first one given out
 
 
 class Follower:
@@ -174,6 +176,20 @@ class Follower:
         self._version = 0
         self._drawn: tuple | None = None
         self._names: tuple[str, ...] = ()
+        import collections
+
+        self.want_earlier: collections.deque[int | None] = collections.deque()  # asks (any thread): N or None=all
+
+    def earlier(self, limit: int) -> list[str]:
+        """Lines before the first one shown, as asked through :attr:`want_earlier`: the largest
+        ask wins (None = back to the top), never more than ``limit`` lines."""
+        asks = []
+        while self.want_earlier:
+            asks.append(self.want_earlier.popleft())
+        if not asks or self.reader is None or limit <= 0:
+            return []
+        n = None if None in asks else max(a for a in asks if a is not None)
+        return self.reader.read_before(limit if n is None else min(n, limit))
 
     def _swan(self) -> tuple[Metrics | None, bool]:
         if self.target.swanlab is None:
@@ -224,12 +240,16 @@ class Follower:
             return parse_console(self._console_lines), bool(hits), None
         return parse_console(self._console_lines), False, None
 
-    def poll(self, req: PlotRequest) -> FollowUpdate:
+    def poll(self, req: PlotRequest, *, room: int = 200_000) -> FollowUpdate:
+        """``room``: how many earlier lines the caller can still take (see :attr:`want_earlier`)."""
         lines: list[str] = []
         reset = missing = False
         pending = ""
+        earlier: list[str] = []
         if self.reader is not None:
             chunk = self.reader.poll()
+            if not chunk.reset:
+                earlier = self.earlier(room)
             lines, reset, missing = chunk.lines, chunk.reset, chunk.missing
             pending = self.reader.pending
             if reset:
@@ -248,7 +268,9 @@ class Follower:
                             series=tuple(m.names()) if m else (), source=m.source if m else "",
                             results=results,
                             log_age_s=None if mtime is None else max(0.0, time.time() - mtime),
-                            chart_names=self._names, ended=ended_state(self.target.run_dir))
+                            chart_names=self._names, ended=ended_state(self.target.run_dir),
+                            earlier=earlier,
+                            more_before=self.reader is not None and self.reader.more_before)
 
     @staticmethod
     def _line(m: Metrics, name: str, req: PlotRequest) -> Line | None:

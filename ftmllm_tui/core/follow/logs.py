@@ -158,6 +158,12 @@ class TailReader:
         self._offset = 0  # bytes of the open file consumed into lines or the buffer
         self._buf = b""  # the unfinished last line (at most max_line_bytes)
         self._pending: str | None = ""
+        self.window_start = 0  # byte where the first line given out starts: earlier ones via read_before
+
+    @property
+    def more_before(self) -> bool:
+        """Lines before the first one given out are on disk (see :meth:`read_before`)."""
+        return self.window_start > 0 and self._file is not None
 
     @property
     def offset(self) -> int:
@@ -193,6 +199,7 @@ class TailReader:
             self._restart()
         if tail is not None:
             data = self._tail_start(st.st_size, tail)
+            self.window_start = self._offset
         else:
             n = min(st.st_size - self._offset, max_bytes)
             data = self._read(self._offset, n) if n > 0 else b""
@@ -201,6 +208,37 @@ class TailReader:
         if tail is not None:
             lines = lines[-tail:] if tail else []
         return Chunk(lines, reset=reset, more=self._offset < st.st_size)
+
+    def read_before(self, n: int | None, *, max_bytes: int = 256 << 20) -> list[str]:
+        """Up to ``n`` complete lines (None: all) that come before the first line given out so
+        far, read backwards from the open file in blocks, rendered like the others; moves
+        :attr:`window_start` back. At most ``max_bytes`` are read in one call."""
+        if self._file is None or self.window_start <= 0 or n == 0:
+            return []
+        end = self.window_start
+        floor = max(0, end - max_bytes)
+        blocks: list[bytes] = []
+        pos, seen = end, 0
+        while pos > floor:
+            step = min(_BLOCK, pos - floor)
+            pos -= step
+            block = self._read(pos, step)
+            blocks.append(block)
+            if n is not None and seen + block.count(b"\n") > n:
+                i = len(block)
+                for _ in range(n + 1 - seen):
+                    i = block.rfind(b"\n", 0, i)
+                blocks[-1] = block[i + 1:]
+                pos += i + 1
+                break
+            seen += block.count(b"\n")
+        data = b"".join(reversed(blocks))
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        raw, _used = split_lines(data, self.max_line_bytes)
+        self.window_start = pos
+        out = [render_line(r, self.strip_ansi) for r in raw]
+        return out[-n:] if n is not None and len(out) > n else out
 
     def flush(self) -> list[str]:
         """The unfinished last line as a final one, then forget it: for when the writer is known
@@ -236,6 +274,7 @@ class TailReader:
 
     def _restart(self) -> None:
         self._offset, self._buf, self._pending = 0, b"", ""
+        self.window_start = 0
 
     def _read(self, offset: int, n: int) -> bytes:
         assert self._file is not None

@@ -115,6 +115,10 @@ class RunDetailScreen(Screen):
         self.follower: Follower | None = None
         self._caller: BackgroundCaller | None = None
         self._req = PlotRequest()
+        import collections
+
+        self._earlier_asks: collections.deque[int | None] = collections.deque()  # for the worker
+        self._room = 200_000  # earlier lines the log can still take (read by the worker)
 
     def compose(self) -> ComposeResult:
         yield TextLine(id="dtitle")
@@ -183,7 +187,9 @@ class RunDetailScreen(Screen):
     def _poll(self) -> FollowUpdate:
         if self.follower is None:  # opened in the worker: the first read can be a big file's tail
             self.follower = Follower(self.target)
-        return self.follower.poll(self._req)
+        while self._earlier_asks:
+            self.follower.want_earlier.append(self._earlier_asks.popleft())
+        return self.follower.poll(self._req, room=self._room)
 
     def _show(self, u: FollowUpdate) -> None:
         was_ended = self.last.ended if self.last is not None else None
@@ -193,7 +199,13 @@ class RunDetailScreen(Screen):
         log = self.query_one(LogView)
         if u.reset:
             log.clear()
+        if u.earlier:
+            log.prepend(u.earlier)
+        log.more_above = u.more_before
+        if not u.more_before:
+            log.top_pending = False
         log.append(u.lines, u.pending)
+        self._room = log.room
         self.query_one("#dprogress", TextLine).show(progress_text(u, self.stalled_after_s))
         if u.charts is not None:
             note = []
@@ -224,7 +236,12 @@ class RunDetailScreen(Screen):
         80 columns the path is shortened from the left."""
         log = self.query_one(LogView)
         t = Text("log", style="bold")
-        t.append(f" · {len(log.lines)} lines · ")
+        if log.more_above and not log.room:
+            t.append(f" · showing the last {len(log.lines)} lines · ", style=PALETTE.warning)
+        elif log.more_above:
+            t.append(f" · last {len(log.lines)} lines, Home reads back · ")
+        else:
+            t.append(f" · {len(log.lines)} lines · ")
         if log.follow:
             t.append("following", style=f"bold {PALETTE.ok}")
         else:
@@ -244,6 +261,13 @@ class RunDetailScreen(Screen):
     @on(LogView.Status)
     def _status(self) -> None:
         self._logbar()
+
+    @on(LogView.WantEarlier)
+    def _want_earlier(self, event: LogView.WantEarlier) -> None:
+        """Read the lines above the first one held, in the worker (the whole file for Home)."""
+        self._earlier_asks.append(event.n)
+        if self._caller is not None:
+            self._caller.request()
 
     def _apply_layout(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")
@@ -276,7 +300,10 @@ class RunDetailScreen(Screen):
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
-        self.query_one(LogView).set_search(event.value)
+        log = self.query_one(LogView)
+        log.set_search(event.value)
+        if event.value and log.more_above and log.room:  # search the whole file: read the rest in
+            self._want_earlier(LogView.WantEarlier(None))
         self._logbar()
 
     @on(Input.Submitted, "#search")

@@ -39,6 +39,15 @@ class LogView(ScrollView, can_focus=True):
     class Status(Message):
         """Follow state changed, or lines arrived while paused."""
 
+    class WantEarlier(Message):
+        """The user went above the first line held while the file has earlier ones: read them
+        (``n`` lines, None: back to the file's top; ``top``: then show the top)."""
+
+        def __init__(self, n: int | None, top: bool = False):
+            super().__init__()
+            self.n = n
+            self.top = top
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self.lines: list[str] = []
@@ -54,6 +63,8 @@ class LogView(ScrollView, can_focus=True):
         self._tops = array("q")
         self._width = 0
         self._longest = 0  # the longest line (characters): how far ← → can scroll without wrap
+        self.more_above = False  # the file has lines before the first one held (set by the owner)
+        self.top_pending = False  # Home was pressed while earlier lines were being read
 
     # -- content -----------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -91,6 +102,41 @@ class LogView(ScrollView, can_focus=True):
         elif lines:
             self.new_while_paused += len(lines)
             self.post_message(self.Status())
+        self.refresh()
+
+    @property
+    def room(self) -> int:
+        """How many earlier lines can still be taken in."""
+        return max(0, MAX_LINES - len(self.lines))
+
+    def prepend(self, lines: list[str]) -> None:
+        """Earlier lines of the file, put above the ones held; the view stays on the same lines
+        (or goes to the top when Home asked for them)."""
+        lines = [ln.expandtabs(8) if "\t" in ln else ln for ln in lines[-self.room:]] if self.room else []
+        if not lines:
+            if self.top_pending:
+                self.top_pending = False
+                self.scroll_to(y=0, animate=False, immediate=True)
+            return
+        n = len(lines)
+        old_rows = self._total_rows()
+        self.lines[:0] = lines
+        self._cache.clear()
+        self._longest = max(self._longest, max(map(len, lines), default=0))
+        new = []
+        if self.search:
+            needle = self.search.lower()
+            new = [i for i in range(n) if needle in lines[i].lower()]
+        self.matches = new + [m + n for m in self.matches]
+        if self.current_match >= 0:
+            self.current_match += len(new)
+        self._relayout()
+        if self.top_pending:
+            self.top_pending = False
+            self.scroll_to(y=0, animate=False, immediate=True)
+        elif not self.follow:
+            added = self._total_rows() - old_rows
+            self.scroll_to(y=self.scroll_offset.y + added, animate=False, immediate=True)
         self.refresh()
 
     def _rows(self, i: int) -> int:
@@ -208,10 +254,16 @@ class LogView(ScrollView, can_focus=True):
             self.post_message(self.Status())
 
     def action_scroll_lines(self, n: int) -> None:
+        if n < 0 and self.scroll_offset.y + n < 0 and self.more_above and self.room:
+            self.post_message(self.WantEarlier(max(2000, -n)))  # above the first line held: read back
         self.scroll_to(y=max(0, self.scroll_offset.y + n), animate=False, immediate=True)
         self._set_follow(self._at_bottom())
 
     def action_top(self) -> None:
+        """The file's first line: lines not held yet are read back first (up to MAX_LINES)."""
+        if self.more_above and self.room:
+            self.top_pending = True
+            self.post_message(self.WantEarlier(None, top=True))
         self.scroll_to(y=0, animate=False, immediate=True)
         self._set_follow(False)
 
@@ -220,6 +272,8 @@ class LogView(ScrollView, can_focus=True):
         self._set_follow(True)
 
     def _on_mouse_scroll_up(self, event) -> None:
+        if self.scroll_offset.y <= 0 and self.more_above and self.room:
+            self.post_message(self.WantEarlier(2000))
         self._set_follow(False)
 
     def _on_mouse_scroll_down(self, event) -> None:

@@ -419,3 +419,35 @@ def test_property_truncation_or_rotation_then_equals_fresh_read(before, after, c
         if rotate or keep < read_before:
             assert resets == 1  # the change was seen
         assert lines + r.flush() == read_all_lines(p, strip_ansi=strip_ansi)
+
+
+# -- reading back: lines before the tail that was shown first ------------------------------------------
+def test_read_before_gives_the_earlier_lines_in_order_and_ends_at_the_top(tmp_path):
+    from ftmllm_tui.core.follow.logs import TailReader, read_all_lines
+
+    p = tmp_path / "console.log"
+    body = "".join(f"\x1b[32mstep {i}\x1b[0m\r{i:06d} " + "x" * (i % 300) + "\n" for i in range(30000))
+    p.write_bytes(body.encode())
+    whole = read_all_lines(p)
+    with TailReader(p, last_lines=2000) as r:
+        shown = r.poll().lines
+        assert shown == whole[-2000:] and r.more_before
+        chunk = r.read_before(2000)
+        assert chunk == whole[-4000:-2000] and r.more_before
+        rest = r.read_before(None)
+        assert rest + chunk + shown == whole and not r.more_before
+        assert r.read_before(None) == []
+        with open(p, "a") as f:
+            f.write("after\n")
+        assert r.poll().lines == ["after"]  # following goes on where it was
+
+
+def test_read_before_with_a_long_line_cut_like_the_rest(tmp_path):
+    from ftmllm_tui.core.follow.logs import TailReader, read_all_lines
+
+    p = tmp_path / "console.log"
+    p.write_bytes(b"first\n" + b"y" * 5000 + b"\n" + b"".join(b"l%d\n" % i for i in range(50)))
+    whole = read_all_lines(p, max_line_bytes=1024)
+    with TailReader(p, last_lines=10, max_line_bytes=1024) as r:
+        shown = r.poll().lines
+        assert r.read_before(None) + shown == whole
