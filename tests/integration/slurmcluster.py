@@ -89,6 +89,12 @@ class SlurmCluster:
             key.write_bytes(os.urandom(1024))
             os.chmod(key, 0o400)
         self.munge_socket = d / "munge" / "munge.socket"
+        if len(str(self.munge_socket)) > 100:  # a Unix socket path must fit in 108 bytes: a short dir
+            import tempfile
+
+            self._short = Path(tempfile.mkdtemp(prefix="ftm-munge-", dir="/tmp"))
+            os.chmod(self._short, 0o711)
+            self.munge_socket = self._short / "munge.socket"
         ctld_port, slurmd_port = free_port(), free_port()
         host = socket.gethostname().split(".")[0]
         self.conf.write_text(f"""\
@@ -222,6 +228,8 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
                 p.wait(timeout=5)
         self.procs.clear()
         self._kill_job_leftovers()
+        if getattr(self, "_short", None) is not None:
+            shutil.rmtree(self._short, ignore_errors=True)
 
     def _kill_job_leftovers(self) -> None:
         """slurmstepd processes of this cluster that outlived slurmd (they carry our SLURM_CONF)."""
