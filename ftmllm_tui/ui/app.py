@@ -56,6 +56,8 @@ class FtmApp(App):
         Binding("question_mark", "help", "Help", tooltip="This help"),
         Binding("ctrl+c", "ctrl_c", "Quit", show=False, priority=True),
         Binding("h", "cluster", "Hosts", show=False, tooltip="Cluster overview: every host's GPUs (with --hosts)"),
+        Binding("M", "models", "Models", show=False, tooltip="Models: the Hugging Face caches, local models, adapters, exports"),
+        Binding("D", "datasets", "Datasets", show=False, tooltip="Datasets of a dataset_info.json: rows, checks, images"),
     ]
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
@@ -210,6 +212,10 @@ class FtmApp(App):
             with open(path, "a", encoding="utf-8") as f:
                 f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} ftmllm-tui {' '.join(sys.argv[1:])}\n")
                 f.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+                inner = getattr(error, "error", None)  # WorkerFailed is made, not raised: the worker's own error
+                if isinstance(inner, BaseException):    # carries the traceback that says where it happened
+                    f.write("The worker's error:\n")
+                    f.write("".join(traceback.format_exception(type(inner), inner, inner.__traceback__)))
             where = ["The details are in this file; please attach it to a bug report:", str(path)]
         except OSError as e:
             where = [f"(errors.log could not be written: {e.strerror}; FTMLLM_DEBUG=1 prints the details.)"]
@@ -291,6 +297,17 @@ class FtmApp(App):
         self.history = GpuHistory()
         self.snapshot = None
         self.kick()
+
+    def action_models(self) -> None:
+        from .screens.models import ModelsScreen
+
+        if not isinstance(self.screen, ModelsScreen):
+            self.push_screen(ModelsScreen())
+
+    def action_datasets(self, dataset_dir: str | None = None, name: str | None = None) -> None:
+        from .screens.datasets import open_datasets
+
+        open_datasets(self, dataset_dir, name)
 
     def action_cluster(self) -> None:
         from .screens.cluster import open_cluster

@@ -10,13 +10,13 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ftmllm_tui.core.configs import lfrefs
+from ftmllm_tui.core.configs import lfrefs, textenc
 from ftmllm_tui.core.configs.lfschema import (
     GROUP_WORDS,
     Arg,
@@ -228,6 +228,14 @@ def validate(text: str, *, schema: Schema | None = None, path: Path | None = Non
              workdir: Path | None = None, environ: Mapping[str, str] | None = None,
              check_files: bool = True) -> Report:
     schema = schema or load(available_versions()[-1])
+    enc = textenc.scan(text)     # bytes that are not UTF-8 (kept as surrogate escapes), control chars, binary
+    if not enc.ok:
+        found = tuple(Finding("error", p.line, p.col, p.message, p.hint, code=p.code) for p in enc.problems)
+        if enc.binary:
+            return Report(command or "train", schema.version, found, syntax_ok=False)
+        report = validate(enc.clean, schema=schema, path=path, command=command, workdir=workdir, environ=environ,
+                          check_files=check_files)
+        return replace(report, findings=found + report.findings)
     c = _Collector()
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from ...core.configs import recent
+from ...core.configs import cfgfile
 from ...core.configs.lfvalidate import guess_command, validate
 from ..palette import PALETTE
 from ..widgets.cell import Cell
@@ -154,10 +155,10 @@ class ConfigsScreen(Screen):
         self.app.call_from_thread(self._scanned, entries, notes)
         schema, _why = self.app.ctx.lf_schema()
         for e in entries:
-            try:
-                text = e.path.read_text(encoding="utf-8", errors="replace")
-            except OSError as exc:
-                cell = Text(f"unreadable: {exc.strerror}", style=PALETTE.danger)
+            try:  # as `validate` and the editor read it: bytes that are not UTF-8 are a problem at their line
+                text = cfgfile.read(e.path).text
+            except cfgfile.ConfigFileError as exc:
+                cell = Text(f"unreadable: {str(exc).rsplit(': ', 1)[-1]}", style=PALETTE.danger)
                 self.app.call_from_thread(self._checked, e.path, cell, None)
                 continue
             r = validate(text, schema=schema, path=e.path, workdir=Path.cwd())

@@ -33,8 +33,14 @@ class ValidationPart:
             self._debounce.stop()
         self._debounce = self.set_timer(max(delay, 0.01), self._validate)
 
+    @property
+    def _checked_text(self) -> str:
+        """What validation reads: the text, or while the file is shown read-only (not UTF-8) the file's own
+        text, so its bad bytes are problems at their lines."""
+        return self.disk_text if getattr(self, "locked", None) else self.text
+
     def _validate(self) -> None:
-        self._run_validation(self.text, self.schema, self.command)
+        self._run_validation(self._checked_text, self.schema, self.command)
 
     @work(thread=True, exclusive=True, group="validate")
     def _run_validation(self, text: str, schema: Schema, command: str | None) -> None:
@@ -44,7 +50,7 @@ class ValidationPart:
     def _validated(self, text: str, report: Report) -> None:
         if not self._alive:
             return
-        if text != self.text:
+        if text != self._checked_text:
             return  # stale: another run is coming
         self.report = report
         self._header()

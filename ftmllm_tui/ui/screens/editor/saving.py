@@ -67,7 +67,10 @@ class SavingPart:
             return
         self.loaded = loaded
         self.disk_text = loaded.text
+        if self._not_text(loaded):
+            return
         ed = self.query_one(YamlEditor)
+        ed.read_only = False
         loc = ed.cursor_location
         ed.load_text(loaded.text)
         row = min(loc[0], ed.document.line_count - 1)
@@ -79,6 +82,10 @@ class SavingPart:
     def action_save(self, then=None) -> None:
         if self.loaded is None:
             self.notify("This file could not be read, so it cannot be saved from here", severity="error")
+            return
+        if self.locked:
+            if not self.offer_reencode():
+                self.notify(f"{self.path.name}: {self.locked}, so it cannot be saved from here", severity="error")
             return
         text = self.text
         report = validate(text, schema=self.schema, path=self.path, command=self.command, workdir=self.workdir,

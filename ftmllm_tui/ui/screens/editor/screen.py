@@ -90,6 +90,7 @@ class EditorScreen(SavingPart, ValuesPart, KeyHelpPart, ValidationPart, Screen):
         self._deep_cancel = None  # a threading.Event while a deep check runs
         self._deep_timer: Timer | None = None
         self._deep_t0 = 0.0  # the key help panel: None = shown when 100+ columns wide
+        self.locked: str | None = None  # why the text cannot be edited (not UTF-8, not text), else None
 
     # -- building --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -147,12 +148,76 @@ class EditorScreen(SavingPart, ValuesPart, KeyHelpPart, ValidationPart, Screen):
         ed = self.query_one(YamlEditor)
         self.loaded = loaded
         self.disk_text = loaded.text
+        if self._not_text(loaded):
+            return
         ed.load_text(text if text is not None else self.initial_text if self.initial_text is not None
                      else loaded.text)
         ed.read_only = False
-        if loaded.undecodable:
-            self.notify(f"{self.path.name} is not valid UTF-8: the bad bytes are kept as they are when you save",
-                        severity="warning", timeout=10)
+        self._header()
+        self._schedule(0.0)
+
+    def _not_text(self, loaded: cfgfile.Loaded) -> bool:
+        """A file that is not UTF-8 text never reaches the text area (tree-sitter and the terminal take UTF-8
+        only): a binary file is not shown; a file with lines in another encoding is shown read-only with those
+        bytes as �, and when they are GBK (say) the user is offered to re-encode it into the editor."""
+        from ....core.configs import textenc
+
+        self.locked = None
+        scan = textenc.scan(loaded.text) if loaded.undecodable or "\x00" in loaded.text else None
+        if scan is None or scan.ok:
+            return False
+        ed = self.query_one(YamlEditor)
+        first = scan.problems[0]
+        if scan.binary:
+            self.locked = "not a text file"
+            ed.load_text("")
+            self.notify(f"{self.path.name} is not a text file (binary data): not opened", severity="error",
+                        timeout=12)
+        else:
+            self.locked = "read-only: not UTF-8"
+            ed.load_text(scan.clean)
+            ed.move_cursor((max(0, first.line - 1), 0), center=True)
+        ed.read_only = True
+        self._header()
+        self._schedule(0.0)
+        self._offer = None
+        if scan.encoding and not scan.binary:
+            self._offer = (scan.encoding, ", ".join(str(p.line) for p in scan.problems))
+            self.offer_reencode()
+        return True
+
+    def offer_reencode(self) -> bool:
+        """Ask to re-encode (at load, and again on ctrl+s while read-only); False when there is nothing to offer."""
+        from ..confirm import ConfirmScreen
+
+        if not self.locked or not getattr(self, "_offer", None):
+            return False
+        encoding, lines = self._offer
+        self.app.push_screen(ConfirmScreen(
+            f"{self.path.name} is not UTF-8: line {lines} looks like {encoding}",
+            f"LLaMA-Factory reads configs as UTF-8 and would stop on it. Re-encode the {encoding} lines "
+            "as UTF-8 in the editor? Nothing is written until you save (the current file is kept as a "
+            "backup). Cancel keeps it read-only (ctrl+s asks again).", yes=f"Re-encode {encoding} → UTF-8",
+            danger=False), lambda yes: self._reencode(encoding) if yes else None)
+        return True
+
+    def _reencode(self, encoding: str) -> None:
+        from ....core.configs import textenc
+
+        if not self._alive or self.loaded is None:
+            return
+        try:
+            text = textenc.reencoded(self.loaded.text, encoding)
+        except UnicodeDecodeError:
+            self.notify(f"{self.path.name} is not {encoding} after all: left read-only", severity="error")
+            return
+        self.locked = None
+        ed = self.query_one(YamlEditor)
+        loc = ed.cursor_location
+        ed.read_only = False
+        ed.load_text(text)
+        ed.move_cursor(loc)
+        self.notify(f"Re-encoded from {encoding}: ctrl+s writes it as UTF-8", timeout=8)
         self._header()
         self._schedule(0.0)
 
@@ -194,6 +259,8 @@ class EditorScreen(SavingPart, ValuesPart, KeyHelpPart, ValidationPart, Screen):
 
     @property
     def modified(self) -> bool:
+        if self.locked:
+            return False
         return self.text != self.disk_text or (self.loaded is not None and self.loaded.stamp is None
                                                and self.text != "")
 
@@ -215,6 +282,8 @@ class EditorScreen(SavingPart, ValuesPart, KeyHelpPart, ValidationPart, Screen):
         t.append(shown, style="bold")
         if self.loaded is not None and self.loaded.stamp is None:
             t.append("  new file", style=PALETTE.warning)
+        if self.locked:
+            t.append(f"  {self.locked}", style=f"bold {PALETTE.danger}")
         if self.modified:
             t.append("  [modified]", style=f"bold {PALETTE.warning}")
         t.append(f"   as {self.current_command()}{'' if self.command else ' (guessed)'}", style=PALETTE.muted)
