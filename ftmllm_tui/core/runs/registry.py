@@ -83,6 +83,8 @@ class RunRecord:
     stop_requested_at: float | None = None
     stop_report: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
+    saved_adapter: str = ""  # stop and save wrote a model / adapter here (the output_dir)
+    saved_step: int | None = None  # the step it was saved at
     # Slurm runs (core/slurm): the job id is set once sbatch accepted the script (job.sbatch in the run
     # folder); the job's output file is the run's console.log
     slurm_job: str = ""
