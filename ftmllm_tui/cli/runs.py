@@ -238,7 +238,10 @@ def cmd_stop(args: argparse.Namespace) -> int:
         print(f"{run.id}: no live process{' left' if not plan.refused else ' you may stop'}")
         ctx.tmux.kill_session(run.tmux_session) if run.tmux_session else None
         return EXIT_OK if not plan.refused else EXIT_BAD
-    print(f"stop run {run.id} ({'SIGKILL' if args.force else 'SIGINT → SIGTERM → SIGKILL'}):")
+    sequence = "SIGKILL" if args.force else "SIGINT → SIGTERM → SIGKILL"
+    if args.save:
+        sequence = f"SIGABRT to the workers: save, then {sequence} to what is left"
+    print(f"stop run {run.id} ({sequence}):")
     for t in plan.targets:
         print(f"  {t.proc.pid:>8} {t.proc.user:<10} {t.role:<8} {fmt.short_command(t.proc.cmdline)[:90]}")
     if not args.yes:
@@ -258,3 +261,6 @@ def cmd_stop(args: argparse.Namespace) -> int:
         print(f"  {o.pid:>8} {o.result}{gone}" + (f" ({o.last_signal})" if o.last_signal else ""))
     print(f"{'all gone' if report.all_gone else 'NOT all gone'} in {report.took_s:.2f} s")
     return EXIT_OK if report.all_gone else EXIT_BAD
+    print(report.summary())
+    if report.save is not None and report.save.get("saved"):
+        print(f"saved adapter: {report.save['dir']}  (chat or export with it: adapter_name_or_path)")

@@ -339,13 +339,14 @@ class FtmApp(App):
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
 
-    def open_launch(self, from_record=None) -> None:
+    def open_launch(self, from_record=None, **initial) -> None:
+        """``initial``: the dialog's fields (config, kind, gpus, name, env, overrides)."""
         if self.ctx.readonly:
             self.notify("Read-only mode: launching is disabled", severity="warning", timeout=3)
             return
         from .screens.launch import LaunchScreen
 
-        screen = LaunchScreen.from_record(from_record) if from_record is not None else LaunchScreen()
+        screen = LaunchScreen.from_record(from_record) if from_record is not None else LaunchScreen(**initial)
 
         self.push_screen(screen, self.launched)
 

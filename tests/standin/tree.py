@@ -26,6 +26,17 @@ def worker(a) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     else:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    state = {"step": 0}
+    if a.save_dir:  # like LLaMA-Factory with LLAMABOARD_ENABLED: SIGABRT = save at this step, then exit 0
+        def save(*_):
+            os.makedirs(a.save_dir, exist_ok=True)
+            with open(os.path.join(a.save_dir, "trainer_log.jsonl"), "a") as f:
+                f.write('{"current_steps": %d, "total_steps": 4000, "loss": 1.5}\n' % (1100 + state["step"]))
+            with open(os.path.join(a.save_dir, "adapter_model.safetensors"), "wb") as f:
+                f.write(b"weights")
+            sys.exit(0)
+
+        signal.signal(signal.SIGABRT, save)
     if a.ready:  # handlers are installed: tell the launcher
         open(f"{a.ready}.{os.getpid()}", "w").close()
     end = time.time() + a.exit_after if a.exit_after else None
@@ -33,6 +44,7 @@ def worker(a) -> int:
     while end is None or time.time() < end:
         print(f"worker {os.getpid()} step {i}", flush=True)
         i += 1
+        state["step"] = i
         time.sleep(0.5)
     return 0
 
@@ -41,6 +53,10 @@ def launcher(a) -> int:
     kids = []
     for i in range(a.workers):
         args = [sys.executable, __file__, "worker"] + (["--ready", a.ready] if a.ready else [])
+        if a.save_dir and i == 0:  # rank 0 saves
+            args += ["--save-dir", a.save_dir]
+        elif a.save_dir:
+            args += ["--save-dir", a.save_dir + f".rank{i}"]
         if a.ignore_int is not None and i == a.ignore_int:
             args.append("--ignore-int")
         if a.ignore_term is not None and i == a.ignore_term:
@@ -77,6 +93,7 @@ if __name__ == "__main__":
     ap.add_argument("--early-exit", type=int, default=None)
     ap.add_argument("--exit-after", type=float, default=None)
     ap.add_argument("--ready")
+    ap.add_argument("--save-dir")
     a = ap.parse_args()
     if a.role == "worker":
         a.ignore_int = a.ignore_int is not None

@@ -90,7 +90,7 @@ def ended_state(run_dir: Path | None) -> tuple[str, int | None] | None:
         if isinstance(d, dict) and d.get("stop_requested_at") is not None:
             report = d.get("stop_report") or []
             stopped = code is not None or (bool(report) and all(
-                isinstance(o, dict) and o.get("result") in ("stopped", "killed", "already gone") for o in report))
+                isinstance(o, dict) and o.get("result") in ("stopped", "killed", "exited", "already gone") for o in report))
     except (OSError, ValueError):
         pass
     if stopped:

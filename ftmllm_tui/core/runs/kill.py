@@ -62,7 +62,7 @@ class Outcome:
     user: str
     command: str
     role: str
-    result: str = "pending"  # stopped / killed / already gone / denied / skipped (reused) / survived
+    result: str = "pending"  # stopped / killed / exited / already gone / denied / skipped (reused) / survived
     last_signal: str | None = None
     gone_after_s: float | None = None
 
@@ -74,13 +74,43 @@ class Report:
     refused: list[tuple[int, str, str]] = field(default_factory=list)  # pid, command, reason
     started_at: float = 0.0
     took_s: float = 0.0
+    # stop and save: {"signal": "SIGABRT", "saved": bool, "step": int | None, "dir": str, "waited_s": float,
+    # "timed_out": bool}; None for a plain stop
+    save: dict | None = None
+    exit_code: int | None = None  # what the run's command exited with, once known
 
     @property
     def all_gone(self) -> bool:
-        return all(o.result in ("stopped", "killed", "already gone") for o in self.outcomes)
+        return all(o.result in GONE for o in self.outcomes)
+
+    def summary(self) -> str:
+        """The sequence as it happened: ``SIGABRT → saved at step 1110 → exited 0 in 4.2 s``,
+        ``SIGINT → SIGTERM → exited 143 in 12.0 s``, ``SIGKILL → NOT all gone in 5.0 s``."""
+        parts: list[str] = []
+        if self.save is not None:
+            parts.append(str(self.save.get("signal") or "SIGABRT"))
+            if self.save.get("saved"):
+                step = self.save.get("step")
+                parts.append(f"saved at step {step}" if step is not None else "saved")
+            else:
+                parts.append("no save seen" + (" (timed out)" if self.save.get("timed_out") else ""))
+        sent = {o.last_signal for o in self.outcomes if o.last_signal}
+        parts += [s for s in ("SIGINT", "SIGTERM", "SIGKILL") if s in sent]
+        if not self.all_gone:
+            parts.append("NOT all gone")
+        elif self.exit_code is not None:
+            parts.append(f"exited {self.exit_code}")
+        elif not parts:
+            parts.append("nothing was running")
+        else:
+            parts.append("all gone")
+        return " → ".join(parts) + f" in {self.took_s:.1f} s"
 
     def as_dicts(self) -> list[dict]:
         return [asdict(o) for o in self.outcomes]
+
+
+GONE = ("stopped", "killed", "exited", "already gone")  # outcomes that leave nothing behind
 
 
 def refuse_reason(p: Proc, *, my_uid: int, allow_others: bool, protected: set[int]) -> str | None:

@@ -288,7 +288,17 @@ def execute_stop(registry: Registry, tmux: Tmux | None, run: RunRecord, plan: Pl
                  grace_int: float, grace_term: float, force: bool = False, save_first: bool = False,
                  save_timeout: float = 120.0, progress: Callable[[str], None] = lambda m: None,
                  hurry=None) -> Report:
-    """``hurry`` (a threading.Event): set it to end the current wait (save, SIGINT or SIGTERM grace)."""
+    """``hurry`` (a threading.Event): set it to end the current wait (save, SIGINT or SIGTERM grace).
+
+    With ``save_first`` the report tells the whole sequence: the workers that got SIGABRT and
+    ended by themselves are ``stopped`` with ``last_signal`` SIGABRT, the processes that then
+    ended on their own (torchrun, llamafactory-cli, the runner) ``exited``; ``report.save`` says
+    whether a model was saved and at which step; the run record keeps ``saved_adapter``."""
+    t0 = time.monotonic()
+    started = time.time()
+    gone_at: dict[int, float] = {}
+    abrt: set[int] = set()
+    timed_out = False
     if save_first:
         # the processes that run the trainer: torchrun's workers, or llamafactory-cli itself when it
         # trains in-process (one rank); never the runner nor torchrun (SIGABRT would kill them)
@@ -297,31 +307,107 @@ def execute_stop(registry: Registry, tmux: Tmux | None, run: RunRecord, plan: Pl
             and any(a.endswith("llamafactory-cli") for a in t.proc.cmdline[:2])]
         progress(f"SIGABRT to {len(workers)} trainer process{'es' if len(workers) != 1 else ''}: "
                  "LLaMA-Factory stops at the next step and saves")
-        _abort_then_wait(replace(plan, targets=tuple(workers)), audit, save_timeout, progress, hurry)
+        abrt, timed_out = _abort_then_wait(replace(plan, targets=tuple(workers)), audit, save_timeout,
+                                           progress, hurry, watch=plan, gone_at=gone_at, t0=t0)
     report = Stopper(plan, audit=audit, grace_int=grace_int, grace_term=grace_term,
                      progress=progress, hurry=hurry).run(force=force)
-    registry.save(with_stop(run, report.as_dicts(), time.time()))
+    if save_first:
+        for o in report.outcomes:  # what the save phase did, not "already gone"
+            if o.result == "already gone" and o.pid in gone_at:
+                o.gone_after_s = gone_at[o.pid]
+                if o.pid in abrt:
+                    o.result, o.last_signal = "stopped", "SIGABRT"
+                else:
+                    o.result = "exited"
+        report.took_s = round(time.monotonic() - t0, 3)
+        report.started_at = started
+    report.exit_code = _exit_code_soon(registry, run, report)
+    rec = with_stop(run, report.as_dicts(), time.time())
+    if save_first:
+        out = _output_dir(run)
+        saved, step = saved_model(out, since=started) if out is not None else (False, None)
+        report.save = {"signal": "SIGABRT", "saved": saved, "step": step, "dir": str(out or ""),
+                       "timed_out": timed_out}
+        if saved:
+            rec = replace(rec, saved_adapter=str(out), saved_step=step)
+    registry.save(rec)
     if tmux is not None and run.tmux_session:
         tmux.kill_session(run.tmux_session)
     return report
 
 
+SAVED_FILES = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors",
+               "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def _output_dir(run: RunRecord) -> Path | None:
+    if not run.output_dir:
+        return None
+    p = Path(run.output_dir).expanduser()
+    return p if p.is_absolute() else Path(run.cwd or ".") / p
+
+
+def saved_model(out: Path, *, since: float) -> tuple[bool, int | None]:
+    """Whether a model or adapter was written into ``out`` at or after ``since``, and the last
+    step trainer_log.jsonl reached."""
+    saved = False
+    for name in SAVED_FILES:
+        try:
+            if (out / name).stat().st_mtime >= since - 1.0:
+                saved = True
+                break
+        except OSError:
+            continue
+    prog = read_progress(str(out))
+    return saved, prog.step if prog is not None else None
+
+
+def _exit_code_soon(registry: Registry, run: RunRecord, report, wait_s: float = 2.0) -> int | None:
+    """The exit code the runner writes as it ends (it is among the targets: once it is gone the file
+    is there, give or take a moment)."""
+    if not report.all_gone or not report.outcomes:
+        return registry.exit_code(run.id)[0]
+    end = time.monotonic() + wait_s
+    while True:
+        code = registry.exit_code(run.id)[0]
+        if code is not None or time.monotonic() >= end or not any(o.role == "runner" for o in report.outcomes):
+            return code
+        time.sleep(0.05)
+
+
 def _abort_then_wait(plan: Plan, audit: Audit, timeout: float, progress: Callable[[str], None],
-                     hurry=None) -> None:
-    """SIGABRT to each worker (identity-checked, audited), then wait for the run to end by itself."""
+                     hurry=None, *, watch: Plan | None = None, gone_at: dict[int, float] | None = None,
+                     t0: float | None = None) -> tuple[set[int], bool]:
+    """SIGABRT to each worker (identity-checked, audited), then wait for the run to end by itself.
+    Returns the pids SIGABRT reached and whether the wait timed out; ``gone_at`` gets, for each
+    process of ``watch`` that ended during the wait, the seconds since ``t0``."""
     import signal as _signal
 
     from ftmllm_tui.core.runs.kill import same_process, signal_processes
 
-    signal_processes(plan, _signal.SIGABRT, audit=audit)
+    t0 = time.monotonic() if t0 is None else t0
+    gone_at = {} if gone_at is None else gone_at
+    watched = (watch or plan).targets
+    sent = signal_processes(plan, _signal.SIGABRT, audit=audit)
+    abrt = {o.pid for o in sent.outcomes if o.last_signal == "SIGABRT"}
+
+    def look() -> None:
+        for t in watched:
+            if t.proc.pid not in gone_at and not same_process(t.proc.pid, t.proc.create_time):
+                gone_at[t.proc.pid] = round(time.monotonic() - t0, 3)
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if not any(same_process(t.proc.pid, t.proc.create_time) for t in plan.targets):
+        look()
+        if all(t.proc.pid in gone_at for t in plan.targets):
             progress("the workers saved and stopped")
-            return
+            time.sleep(0.3)  # the launcher and the runner end right after them
+            look()
+            return abrt, False
         if hurry is not None and hurry.is_set():
             hurry.clear()
             progress("not waiting for the save any longer: stopping now")
-            return
+            return abrt, False
         time.sleep(0.2)
     progress(f"still running {timeout:g} s after SIGABRT: stopping normally")
+    return abrt, True

@@ -45,6 +45,8 @@ def run_cells(v: RunView, now: float) -> dict[str, Text]:
         state.append(" orphans", style=PALETTE.state("orphans"))
     if s.state == "failed" and s.exit_code is not None:
         state.append(f" ({s.exit_code})", style=PALETTE.muted)
+    if r.saved_adapter:  # stop and save wrote the model
+        state.append(" saved", style=PALETTE.state("finished"))
     p = v.progress
     prog = Text("-", style=PALETTE.muted)
     if p and p.step is not None:
@@ -381,6 +383,9 @@ class RunsScreen(Screen):
     @staticmethod
     def _more_detail(t: Text, v: RunView) -> None:
         r, s = v.status.record, v.status
+            if r.saved_adapter:
+                step = f" at step {r.saved_step}" if r.saved_step is not None else ""
+                t.append(f"\nsaved adapter{step}: {r.saved_adapter}", style=PALETTE.ok)
 
         def when(ts: float) -> str:
             return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))

@@ -63,7 +63,7 @@ def report_table(report: Report) -> Table:
     t = Table(box=None, padding=(0, 1), header_style="bold")
     for col in ("PID", "ROLE", "OUTCOME", "LAST SIGNAL", "GONE AFTER"):
         t.add_column(col)
-    good = {"stopped", "killed", "already gone"}
+    good = {"stopped", "killed", "exited", "already gone"}
     for o in report.outcomes:
         t.add_row(str(o.pid), o.role, Text(o.result, style=PALETTE.ok if o.result in good else PALETTE.danger),
                   o.last_signal or "-", "-" if o.gone_after_s is None else f"{o.gone_after_s:.2f} s")
@@ -153,6 +153,9 @@ class StopScreen(Dialog[Report | None]):
         if bid in ("cancel", "close"):
             self.dismiss(self.report)
             return
+        if bid in ("next-chat", "next-export"):
+            self._next_step(bid.removeprefix("next-"))
+            return
         if self.running:
             if bid == "force" and self._hurry is not None:  # "Next signal now": skip the current wait
                 self._hurry.set()
@@ -193,8 +196,40 @@ class StopScreen(Dialog[Report | None]):
         if self.query("#force"):
             self.query_one("#force", Button).disabled = True
         show_report(self, report)
-        self._log(f"All gone in {report.took_s:.2f} s." if report.all_gone
-                  else "Some processes are still there: see the outcomes.")
+        self._log(report.summary() + ("" if report.all_gone else ": see the outcomes."))
+        if report.save is not None and report.save.get("saved"):
+            self._log(f"Saved adapter: {report.save['dir']}. Next: chat with it or merge and export it "
+                      "(a config is written from the run's, then the launch dialog opens).")
+            buttons = self.query_one("#buttons", Horizontal)
+            buttons.mount(Button("Chat with it", id="next-chat", compact=True))
+            buttons.mount(Button("Export it", id="next-export", compact=True))
+
+    @work(thread=True, exclusive=True, group="stop-next")
+    def _next_step(self, step: str) -> None:
+        """Write a chat / export config for the saved adapter next to the run's config (or in the
+        run's folder of work), then open the launch dialog on it."""
+        from pathlib import Path
+
+        from ...core.configs.nextsteps import NEXT_KINDS, write_next_step
+
+        r, ctx = self.record, self.app.ctx
+        try:
+            frozen = ctx.registry.dir(r.id) / "config.yaml"
+            text = frozen.read_text(encoding="utf-8") if frozen.is_file() else ""
+            folder = Path(r.config).expanduser().parent if r.config else Path(r.cwd or ".")
+            if not folder.is_absolute():
+                folder = Path(r.cwd or ".") / folder
+            path = write_next_step(text, self.report.save["dir"], step, folder, r.name)
+        except (OSError, ValueError) as e:
+            self.app.call_from_thread(self.notify, f"Cannot write the {step} config: {e}", severity="error")
+            return
+        self.app.call_from_thread(self._open_next, str(path), NEXT_KINDS[step])
+
+    def _open_next(self, path: str, kind: str) -> None:
+        self.dismiss(self.report)
+        gpus = "none" if self.record.gpus is None else ",".join(map(str, self.record.gpus))
+        self.app.open_launch(config=path, kind=kind, gpus=gpus)
+        self.app.notify(f"Wrote {path}", timeout=6)
 
     def action_cancel(self) -> None:
         if not self.running:

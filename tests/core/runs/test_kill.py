@@ -237,3 +237,49 @@ def test_hurry_skips_the_grace_period(tmp_path, rid, audit):
         assert sum("next signal now" in m for m in lines) == 2
     finally:
         s.cleanup()
+
+
+def test_stop_and_save_reports_the_real_sequence(tmp_path, rid, audit):
+    """A runner (the real one) over a stand-in tree whose workers save on SIGABRT and exit 0: the report
+    says SIGABRT → saved at step N → exited 0; outcomes say who got SIGABRT and who exited after; the
+    record keeps last_signal, the saved adapter and its step."""
+    from ftmllm_tui.core.runs.registry import Registry, RunRecord
+    from ftmllm_tui.core.runs.runctl import execute_stop, plan_run_stop
+    from standin.helpers import TREE
+
+    reg = Registry(tmp_path / "runs")
+    out = tmp_path / "out"
+    ready = tmp_path / "ready"
+    rec = RunRecord(id=rid, name="save", kind="train", config=None, output_dir=str(out), cwd=str(tmp_path),
+                    argv=(sys.executable, str(TREE), "launcher", "--workers", "2", "--ready", str(ready),
+                          "--save-dir", str(out)), env=(("FTMLLM_RUN_ID", rid),))
+    reg.create(rec, None)
+    runner = subprocess.Popen([sys.executable, "-m", "ftmllm_tui.core.runs.runner", str(reg.dir(rid))],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=dict(os.environ, FTMLLM_RUN_ID=rid), start_new_session=True)
+    try:
+        end = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < end:
+            time.sleep(0.05)
+        workers = [int(x) for x in ready.read_text().split()]
+        plan = plan_run_stop(reg, rec)
+        plan = replace(plan, targets=tuple(replace(t, role="worker") if t.proc.pid in workers else t
+                                           for t in plan.targets))
+        assert {t.role for t in plan.targets} >= {"runner", "worker"}
+        report = execute_stop(reg, None, rec, plan, audit=audit, grace_int=5, grace_term=2, save_first=True,
+                              save_timeout=20)
+        assert report.all_gone, report.outcomes
+        by_role = {o.pid: o for o in report.outcomes}
+        for w in workers:
+            assert by_role[w].result == "stopped" and by_role[w].last_signal == "SIGABRT"
+            assert by_role[w].gone_after_s is not None
+        assert {o.result for o in report.outcomes if o.pid not in workers} == {"exited"}
+        assert report.exit_code == 0 and report.save["saved"] and report.save["step"] >= 1100
+        assert report.summary().startswith(f"SIGABRT → saved at step {report.save['step']} → exited 0 in ")
+        assert report.took_s > 0
+        saved = reg.load(rid)
+        assert saved.saved_adapter == str(out) and saved.saved_step == report.save["step"]
+        assert [o["last_signal"] for o in saved.stop_report if o["pid"] in workers] == ["SIGABRT", "SIGABRT"]
+    finally:
+        runner.kill()
+        runner.wait()
