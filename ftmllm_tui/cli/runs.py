@@ -38,6 +38,8 @@ def add_parsers(sub) -> None:
                     help="do not set LLAMABOARD_ENABLED (no 'stop and save' for this run)")
     la.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                     help="one-off change to the run's copy of the config, file untouched (repeat)")
+    la.add_argument("--reuse-output-dir", action="store_true",
+                    help="write into an output_dir that another recorded run used (an error otherwise)")
     la.add_argument("--no-validate", action="store_true",
                     help="skip the offline check of the config against LLaMA-Factory's arguments")
     la.add_argument("--dry-run", action="store_true", help="show the command and the checks, start nothing")
@@ -123,7 +125,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     req = LaunchRequest(config=Path(args.config) if args.config else None, kind=args.kind,
                         gpus=args.gpus, name=args.name, env=tuple(env), cwd=Path.cwd(),
                         allow_busy=args.allow_busy, stop_and_save=not args.no_stop_and_save,
-                        overrides=tuple(overrides))
+                        overrides=tuple(overrides), reuse_output_dir=args.reuse_output_dir)
     if getattr(args, "slurm", False):  # submitted with sbatch (cli/slurm.py)
         from .slurm import cmd_launch_slurm
 
@@ -132,7 +134,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
     schema = ctx.lf_schema()[0] if check else None
     prep = prepare(req, llamafactory_cli=ctx.llamafactory_cli, settings_env=ctx.settings.env,
                    pass_env=ctx.settings.pass_env, snapshot=snapshot,
-                   free_rule=ctx.settings.free_rule(), schema=schema)
+                   free_rule=ctx.settings.free_rule(), schema=schema, registry=ctx.registry)
     print(f"command: {prep.command_line().replace('{config}', '<frozen copy of the config>')}")
     if prep.secret_env:
         print(f"passed from your environment (not written anywhere): {', '.join(prep.secret_env)}")

@@ -183,7 +183,7 @@ def cmd_launch_slurm(args: argparse.Namespace, ctx, req) -> int:
     check = settings.check_on_launch and not args.no_validate and args.kind in LF_COMMANDS
     schema = ctx.lf_schema()[0] if check else None
     prep = prepare(req, llamafactory_cli=ctx.llamafactory_cli, settings_env=settings.env,
-                   pass_env=settings.pass_env, schema=schema)
+                   pass_env=settings.pass_env, schema=schema, registry=ctx.registry)
     script = build_script(prep, spec, ctx.registry.dir(prep.run_id))
     for p in prep.problems:
         print(f"{p.level}: {p}", file=sys.stderr)

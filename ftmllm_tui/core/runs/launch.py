@@ -52,6 +52,7 @@ class LaunchRequest:
     allow_busy: bool = False  # start even on GPUs with other users' processes
     stop_and_save: bool = True  # train runs: LLAMABOARD_ENABLED so SIGABRT stops at the next step
     overrides: tuple[tuple[str, str], ...] = ()  # one-off key=value changes to the frozen copy (file untouched)
+    reuse_output_dir: bool = False  # write into an output_dir another recorded run used (confirmed by the user)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
             settings_env: tuple[tuple[str, str], ...] = (), pass_env: tuple[str, ...] = (),
             snapshot: Snapshot | None = None, free_rule: FreeRule = FreeRule(),
             environ: dict[str, str] | None = None, me: str | None = None,
-            now: float | None = None, schema: Any = None) -> Prepared:
+            now: float | None = None, schema: Any = None, registry: Registry | None = None) -> Prepared:
     environ = dict(os.environ if environ is None else environ)
     problems: list[Problem] = []
     kind = req.kind
@@ -168,7 +169,14 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
             problems.append(Problem("error", f"config not found: {cfg_path}", "check the path"))
         except IsADirectoryError:
             problems.append(Problem("error", f"{cfg_path} is a directory", "give a .yaml file"))
-        except (PermissionError, UnicodeDecodeError) as e:
+        except UnicodeDecodeError:
+            from ftmllm_tui.core.configs import textenc
+
+            scan = textenc.scan(cfg_path.read_bytes().decode("utf-8", "surrogateescape"))
+            first = scan.problems[0] if scan.problems else None
+            problems.append(Problem("error", f"{cfg_path}: {first.message if first else 'not UTF-8'}",
+                                    first.hint if first else "re-save it as UTF-8"))
+        except PermissionError as e:
             problems.append(Problem("error", f"cannot read {cfg_path}: {e}"))
         if text is not None and req.overrides:
             from ftmllm_tui.core.configs.cfgfile import ConfigFileError, set_keys
@@ -285,6 +293,8 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
     elif kind == "swanlab":
         pass  # _swanlab_argv said what is missing
     # pre-flight on the config itself
+    if registry is not None and output_dir and kind == "train":
+        problems += output_dir_taken(output_dir, req.cwd, registry, reuse=req.reuse_output_dir)
     problems += check_config(kind, cfg, environ=environ, env=env, checked=schema is not None)
     if schema is not None and text is not None and cfg and kind in LF_COMMANDS:
         problems += validated(text, kind, schema, cfg_path, req.cwd)
@@ -292,6 +302,35 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
                     argv=tuple(argv), env=tuple(sorted(env.items())), secret_env=secret_env,
                     gpus=gpus, config_text=text, config=cfg, output_dir=output_dir, port=port,
                     url=url, ssh_hint=ssh_hint, problems=tuple(problems))
+
+
+def _resolved(path: str, cwd: str | Path | None) -> str:
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = Path(cwd or Path.cwd()) / p
+    return os.path.realpath(p)
+
+
+def output_dir_taken(output_dir: str, cwd: Path | None, registry: Registry, *, reuse: bool = False
+                     ) -> list[Problem]:
+    """An output_dir that another recorded run (running or not) wrote to: an error unless `reuse` (then a
+    warning). Two runs in one output_dir overwrite each other's checkpoints, logs and adapters."""
+    mine = _resolved(output_dir, cwd)
+    records, _ = registry.all()
+    owners = [r for r in records if r.output_dir and r.kind == "train" and _resolved(r.output_dir, r.cwd) == mine]
+    if not owners:
+        return []
+    shown = []
+    for r in owners[:3]:
+        code, _ = registry.exit_code(r.id)
+        shown.append(f"{r.id} ({'still running or lost' if code is None else f'ended, exit {code}'})")
+    more = f" and {len(owners) - 3} more" if len(owners) > 3 else ""
+    which = "run" if len(owners) == 1 else "runs"
+    msg = f"output_dir {output_dir} belongs to {which} {', '.join(shown)}{more}: this run would write into it"
+    if reuse:
+        return [Problem("warning", msg + " (reused on purpose)", where="output_dir")]
+    return [Problem("error", msg, "set another one (Set / --set output_dir=…), or reuse it on purpose "
+                    "(the dialog's Start asks; --reuse-output-dir on the command line)", where="output_dir")]
 
 
 def _swanlab_argv(cli_base: list[str], cfg: dict[str, Any], port: int | None, environ: dict[str, str],
@@ -411,7 +450,7 @@ def start(prep: Prepared, registry: Registry, tmux: Tmux, *, environ: dict[str, 
         secret_env=prep.secret_env, gpus=prep.gpus, cwd=str(req.cwd or Path.cwd()),
         user=_me(), host=socket.gethostname(), tmux_socket=tmux.socket_name or "",
         tmux_session=session_name(prep.run_id), created_at=time.time(), output_dir=prep.output_dir,
-        port=prep.port, url=prep.url)
+        port=prep.port, url=prep.url, overrides=req.overrides, user_env=req.env)
     registry.create(record, prep.config_text)
     # the launching environment (with secrets) goes through tmpfs, read and deleted by the runner
     env_file = runtime_dir() / f"{prep.run_id}.env.json"

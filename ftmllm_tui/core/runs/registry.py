@@ -91,6 +91,10 @@ class RunRecord:
     slurm_partition: str = ""
     slurm_nodes: int = 0
     slurm_gpus_per_node: int = 0
+    # what the user asked for, so a relaunch can reproduce the run: the Set field's / --set key=value
+    # overrides (already applied to the frozen config.yaml) and the Env field's / --env K=V
+    overrides: tuple[tuple[str, str], ...] = ()
+    user_env: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -107,6 +111,9 @@ class RunRecord:
             d["env"] = tuple((str(k), str(v)) for k, v in d["env"])
         elif isinstance(d.get("env"), dict):
             d["env"] = tuple(sorted((str(k), str(v)) for k, v in d["env"].items()))
+        for key in ("overrides", "user_env"):
+            if isinstance(d.get(key), list):
+                d[key] = tuple((str(k), str(v)) for k, v in d[key])
         if isinstance(d.get("gpus"), list):
             d["gpus"] = tuple(int(g) for g in d["gpus"])
         if isinstance(d.get("stop_report"), list):

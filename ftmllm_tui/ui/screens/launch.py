@@ -50,6 +50,22 @@ def gpu_table(app) -> Table | Text:
     return t
 
 
+# what the launcher adds to a run's environment itself (not the user's --env): left out of a relaunch's Env
+_COMPUTED_ENV = {"FTMLLM_RUN_ID", "PYTHONUNBUFFERED", "CUDA_VISIBLE_DEVICES", "FORCE_TORCHRUN", "LLAMABOARD_ENABLED",
+                 "LLAMABOARD_WORKDIR", "GRADIO_SERVER_PORT", "API_PORT"}
+
+
+def _user_env(rec: RunRecord) -> tuple[tuple[str, str], ...]:
+    """The environment the user gave a run (older records did not keep it apart: what the launcher did not add)."""
+    return rec.user_env or tuple((k, v) for k, v in rec.env if k not in _COMPUTED_ENV)
+
+
+def _only_output_dir(prep: Prepared) -> bool:
+    """The only errors are 'output_dir belongs to another run' (the user may confirm those)."""
+    errors = [p for p in prep.problems if p.level == "error"]
+    return bool(errors) and all(p.where == "output_dir" for p in errors)
+
+
 class LaunchScreen(Dialog[RunRecord | None]):
     HELP_TITLE = "Launch a run"
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+y", "copy", "Copy command")]
@@ -76,24 +92,35 @@ class LaunchScreen(Dialog[RunRecord | None]):
     """
 
     def __init__(self, *, config: str = "", kind: str = "train", gpus: str = "auto", name: str = "",
-                 env: str = "", overrides: str = ""):
+                 env: str = "", overrides: str = "", record: RunRecord | None = None, cwd: str | None = None):
         super().__init__()
         self.initial = dict(config=config, kind=kind, gpus=gpus, name=name, env=env, overrides=overrides)
+        self.record = record  # a relaunch: the run it reproduces
+        self.cwd = Path(cwd) if cwd and Path(cwd).is_dir() else Path.cwd()
         self.replay_none = False  # True when REPLAY turned the default "auto" into "none"
         self.prepared: Prepared | None = None
         self._debounce: Timer | None = None
 
     @classmethod
     def from_record(cls, rec: RunRecord) -> LaunchScreen:
+        """Relaunch: the run's frozen config (in compose, where the registry is known), its overrides, GPUs,
+        environment, kind, name and working directory."""
         gpus = "none" if rec.gpus is None else ",".join(map(str, rec.gpus))
-        return cls(config=rec.config or "", kind=rec.kind, gpus=gpus, name=rec.name)
+        env = _user_env(rec)
+        return cls(config=rec.config or "", kind=rec.kind, gpus=gpus, name=rec.name,
+                   env=" ".join(f"{k}={v}" for k, v in env),
+                   overrides=" ".join(f"{k}={v}" for k, v in rec.overrides), record=rec, cwd=rec.cwd)
 
     def compose(self) -> ComposeResult:
         i = dict(self.initial)
         if is_replay(self.app) and i["gpus"].strip().startswith("auto"):
             i["gpus"], self.replay_none = "none", True  # auto would pick among a recording's GPUs
+        if self.record is not None:
+            frozen = self.app.ctx.registry.dir(self.record.id) / "config.yaml"
+            if frozen.is_file():
+                i["config"] = str(frozen)
         with Vertical(id="dialog") as v:
-            v.border_title = "Launch a run"
+            v.border_title = "Launch a run" if self.record is None else f"Relaunch {self.record.id}"
             v.border_subtitle = "Esc cancels · ctrl+y copies the command"
             with Vertical(id="fields"):
                 with Horizontal(classes="row"):
@@ -158,7 +185,7 @@ class LaunchScreen(Dialog[RunRecord | None]):
                              gpus=self.query_one("#gpus-in", Input).value.strip()
                              or ("none" if is_replay(self.app) else "auto"),
                              name=self.query_one("#name", Input).value.strip() or None, env=tuple(env),
-                             cwd=Path.cwd(), overrides=tuple(overrides))
+                             cwd=self.cwd, overrides=tuple(overrides))
 
     def _check(self) -> None:
         req = self._request()
@@ -176,7 +203,8 @@ class LaunchScreen(Dialog[RunRecord | None]):
         check = ctx.settings.check_on_launch and req.kind in LF_COMMANDS
         prep = prepare(req, llamafactory_cli=ctx.llamafactory_cli, settings_env=ctx.settings.env,
                        pass_env=ctx.settings.pass_env, snapshot=snap,
-                       free_rule=ctx.settings.free_rule(), schema=ctx.lf_schema()[0] if check else None)
+                       free_rule=ctx.settings.free_rule(), schema=ctx.lf_schema()[0] if check else None,
+                       registry=ctx.registry)
         self.app.call_from_thread(self._prepared, prep)
 
     def _show_problem(self, msg: str) -> None:
@@ -186,6 +214,14 @@ class LaunchScreen(Dialog[RunRecord | None]):
     def _prepared(self, prep: Prepared) -> None:
         self.prepared = prep
         t = Text()
+        rec = self.record
+        if rec is not None:
+            t.append("relaunch ", style="bold")
+            t.append(f"{rec.id} as it was: its config as launched (the frozen copy), "
+                     f"Set {' '.join(f'{k}={v}' for k, v in rec.overrides) or '(none)'}, "
+                     f"GPUs {'none' if rec.gpus is None else ','.join(map(str, rec.gpus))}, "
+                     f"Env {' '.join(f'{k}={v}' for k, v in _user_env(rec)) or '(none)'}, in {rec.cwd}; "
+                     "change anything before Start\n", style=PALETTE.muted)
         t.append("command  ", style="bold")
         t.append(prep.command_line().replace("{config}", "<frozen copy of the config>"))
         if prep.secret_env:
@@ -202,8 +238,10 @@ class LaunchScreen(Dialog[RunRecord | None]):
                 t.append(f"\n    → {p.fix}", style=PALETTE.muted)
         if prep.ok:
             t.append("\n✓ ready", style=f"bold {PALETTE.ok}")
+        elif _only_output_dir(prep):
+            t.append("\nStart asks before writing into that output_dir", style=PALETTE.muted)
         self.query_one("#preview", Static).update(t)
-        self.query_one("#start", Button).disabled = not prep.ok
+        self.query_one("#start", Button).disabled = not (prep.ok or _only_output_dir(prep))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "cancel":
@@ -213,6 +251,30 @@ class LaunchScreen(Dialog[RunRecord | None]):
         elif event.button.id == "start" and self.prepared is not None and self.prepared.ok:
             event.button.disabled = True
             self._start(self.prepared)
+        elif event.button.id == "start" and self.prepared is not None and _only_output_dir(self.prepared):
+            self._confirm_reuse(self.prepared)
+
+    def _confirm_reuse(self, prep: Prepared) -> None:
+        """output_dir belongs to another recorded run: start only when the user says so (Cancel is the default)."""
+        from dataclasses import replace
+
+        from .confirm import ConfirmScreen
+
+        taken = [p for p in prep.problems if p.where == "output_dir" and p.level == "error"]
+
+        def answer(yes: bool | None) -> None:
+            if not yes or self.prepared is not prep:
+                return
+            ok = replace(prep, request=replace(prep.request, reuse_output_dir=True), problems=tuple(
+                replace(p, level="warning") if p in taken else p for p in prep.problems))
+            self.query_one("#start", Button).disabled = True
+            self._start(ok)
+
+        self.app.push_screen(ConfirmScreen(
+            "Write into another run's output_dir?",
+            "\n".join(p.message for p in taken) + "\n\nIts checkpoints, logs and adapter can be overwritten "
+            "(overwrite_output_dir) or mixed with this run's. Cancel, then Set output_dir=… for a fresh one.",
+            yes="Start in that output_dir"), answer)
 
     @work(thread=True, exclusive=True, group="launch-start")
     def _start(self, prep: Prepared) -> None:
