@@ -171,3 +171,23 @@ def test_row_with_an_image_as_half_blocks(snap_compare, env, data):
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_ctrl_g_in_the_editor_opens_the_dataset_under_the_cursor(env, data, tmp_path):
+    cfg = tmp_path / "sft.yaml"
+    cfg.write_text(f"stage: sft\ndataset_dir: {data}\ndataset: hub, mm\ncutoff_len: 2048\n")
+    app = _app()
+    async with app.run_test(size=(110, 32)) as pilot:
+        app.open_editor(cfg)
+        await until(pilot, lambda: getattr(app.screen, "report", None) is not None)
+        ed = app.screen.query_one("YamlEditor")
+        ed.move_cursor((2, len("dataset: hub, m")))
+        await pilot.press("ctrl+g")
+        from ftmllm_tui.ui.screens.datasets import RowsScreen
+
+        await until(pilot, lambda: isinstance(app.screen, RowsScreen) and app.screen.row is not None)
+        assert app.screen.entry.name == "mm" and app.screen.context["cutoff_len"] == 2048
+        await pilot.press("escape", "escape")
+        from ftmllm_tui.ui.screens.editor import EditorScreen
+
+        assert isinstance(app.screen, EditorScreen)

@@ -1,4 +1,4 @@
-"""Dataset browser (D, and F6 in the editor on a `dataset:` line): the entries of a dataset_info.json, then one
+"""Dataset browser (D, and ctrl+g in the editor on a `dataset:` line): the entries of a dataset_info.json, then one
 dataset's rows as LLaMA-Factory reads them, with the row checks and the row's images.
 
 Every read of the disk is in a thread worker: the entries' row counts, opening a file (a JSON array is parsed
@@ -443,7 +443,7 @@ class RowsScreen(Screen):
         model = self.context.get("model_dir")
         if model is None or self.src is None:
             self.app.call_from_thread(self.notify, "Token lengths need the config's model as a local folder (open "
-                                      "the dataset from the editor, F6, with model_name_or_path a local folder)",
+                                      "the dataset from the editor, ctrl+g, with model_name_or_path a local folder)",
                                       severity="warning", timeout=8)
             return
         lengths = ds.token_lengths(model, self.src, self.entry)
@@ -464,3 +464,32 @@ class RowsScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def open_from_editor(editor) -> None:
+    """ctrl+g in the editor: the dataset named under the cursor on a `dataset:` / `eval_dataset:` line (the first one
+    elsewhere), in the config's dataset_dir."""
+    from ..widgets.yaml_editor import YamlEditor
+
+    ed = editor.query_one(YamlEditor)
+    row, col = ed.cursor_location
+    key = ed.key_at(row)
+    ctx = editor_context(editor.app)
+    name = None
+    if key in ("dataset", "eval_dataset"):
+        line = ed.document.get_line(row)
+        value = line.split(":", 1)[1] if ":" in line else ""
+        start = len(line) - len(value)
+        names, pos = [], start
+        for part in value.split(","):
+            names.append((pos, pos + len(part), part.strip().strip("\"'")))
+            pos += len(part) + 1
+        name = next((n for a, b, n in names if a <= col <= b and n), None) or next((n for *_, n in names if n), None)
+    elif ctx.get("names"):
+        name = ctx["names"][0]
+    folder = ctx.get("dataset_dir")
+    if folder is None:
+        editor.notify("dataset_dir not found (the config's dataset_dir, or ./data, relative to the working directory "
+                      "or the config)", severity="warning", timeout=6)
+        return
+    editor.app.push_screen(DatasetsScreen(folder, open_name=name, context=ctx))

@@ -47,6 +47,8 @@ class EditorScreen(SavingPart, ValuesPart, KeyHelpPart, ValidationPart, Screen):
         Binding("f4", "cycle_command", "As", show=False,
                 tooltip="Validate as train / chat / webchat / api / export / eval"),
         Binding("f5", "launch", "Launch", tooltip="Launch this config (save first), with one-off overrides"),
+        Binding("ctrl+g", "browse_dataset", "Dataset", show=False,
+                tooltip="Browse the dataset named on this line (dataset:, eval_dataset:): rows, checks, images"),
         Binding("f8", "deep", "Deep", tooltip="Run LLaMA-Factory's own parser in the training env (F8 again cancels)"),
         Binding("f9", "backups", "Backups", show=False, tooltip="Previous versions of this file: diff or restore"),
         Binding("ctrl+o", "external", "$EDITOR", show=False, tooltip="Open in $EDITOR (the TUI is suspended)"),
@@ -423,6 +425,11 @@ class EditorScreen(SavingPart, ValuesPart, KeyHelpPart, ValidationPart, Screen):
             self.action_save(then=open_dialog)
         else:
             open_dialog()
+
+    def action_browse_dataset(self) -> None:
+        from ..datasets import open_from_editor
+
+        open_from_editor(self)
 
     def action_close(self) -> None:
         find = self.query_one("#find", Input)
