@@ -361,3 +361,96 @@ def test_real_llamafactory_job_stop_and_save_writes_the_adapter(cluster, lf):
              .read_text().splitlines()]
     assert any(a.get("signal") == "SIGABRT" and a.get("run") == run_id for a in audit)
     wait(lambda: _job_pids(run_id) == [], 20, what="every process of the job gone")
+
+
+# -- the TUI: the Slurm view, the stop dialog, the submit dialog (Pilot, the same real cluster) -----------
+
+def _app(tmp_path):
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler, bundled_recording
+    from ftmllm_tui.settings import Settings
+    from ftmllm_tui.ui.app import FtmApp
+
+    return FtmApp(ReplaySampler(bundled_recording(), me="root"), autostart=False,
+                  settings=Settings(check_on_launch=False, refresh_s=1.0))
+
+
+async def test_slurm_view_shows_nodes_jobs_reasons_and_stops_only_after_confirming(cluster, senv, tmp_path,
+                                                                                     monkeypatch):
+    from textual.widgets import Button
+
+    from ftmllm_tui.ui.screens.slurm import SlurmScreen, SlurmStopScreen
+    from tests.ui.conftest import screen_text, until
+
+    monkeypatch.setenv("SLURM_CONF", str(cluster.conf))
+    run_job = sbatch(cluster, tmp_path, "--gres=gpu:3", "-J", "mine-run")
+    wait(lambda: cluster.run("squeue", "-h", "-j", run_job, "-o", "%T").stdout.strip() == "RUNNING", 30,
+         what="the job running")
+    held = sbatch(cluster, tmp_path, "--hold", "--gres=gpu:1", "-J", "mine-held")
+    app = _app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("J")
+        await until(pilot, lambda: isinstance(app.screen, SlurmScreen) and app.screen.data.state is not None, 20)
+        text = "\n".join(screen_text(app))
+        assert "5 of 8 GPUs free" in text.splitlines()[0]
+        assert "mine-run" in text and "mine-held" in text and "JobHeldUser" in text
+        assert "GPUs held: root 3" in text and "accounting is off" in text
+        screen = app.screen
+        screen.query_one("#sjobs").move_cursor_to_key(run_job)
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, SlurmStopScreen))
+        assert app.focused.id == "cancel"
+        assert "Slurm enforces that only your own jobs can be cancelled" in "\n".join(screen_text(app))
+        await pilot.press("enter")  # Cancel: nothing sent
+        await until(pilot, lambda: isinstance(app.screen, SlurmScreen))
+        assert cluster.run("squeue", "-h", "-j", run_job, "-o", "%T").stdout.strip() == "RUNNING"
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, SlurmStopScreen))
+        app.screen.query_one("#stop", Button).press()
+        await until(pilot, lambda: app.screen.query("#close"), 30)
+        assert "left the queue" in "\n".join(screen_text(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SlurmScreen))
+        await until(pilot, lambda: run_job not in app.screen._job_by_id, 20)
+        assert held in app.screen._job_by_id
+    assert cluster.run("squeue", "-h", "-j", run_job, check=False).stdout.strip() == ""
+    audit = (Path(os.environ["XDG_STATE_HOME"]) / "ftmllm-tui" / "audit.jsonl").read_text()
+    assert f'"job": "{run_job}"' in audit and "scancel --signal=INT --full" in audit
+
+
+async def test_submit_dialog_shows_an_editable_script_and_submits_it(cluster, senv, tmp_path, monkeypatch):
+    from textual.widgets import Button, Input, TextArea
+
+    from ftmllm_tui.ui.screens.slurm import SlurmScreen
+    from ftmllm_tui.ui.screens.slurm_submit import SlurmSubmitScreen
+    from tests.ui.conftest import until
+
+    monkeypatch.setenv("SLURM_CONF", str(cluster.conf))
+    fake = standin(tmp_path, 'echo "trained $2"\n')
+    monkeypatch.setenv("FTMLLM_LLAMAFACTORY_CLI", str(fake))
+    cfg = tmp_path / "sft.yaml"
+    cfg.write_text(f"output_dir: {tmp_path / 'out'}\n")
+    app = _app(tmp_path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("J")
+        await until(pilot, lambda: isinstance(app.screen, SlurmScreen))
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, SlurmSubmitScreen))
+        dlg = app.screen
+        assert app.focused.id == "cancel"
+        dlg.query_one("#f-config", Input).value = str(cfg)
+        dlg.query_one("#f-gpus", Input).value = "2"
+        await until(pilot, lambda: "#SBATCH --gres=gpu:2" in dlg.query_one("#script", TextArea).text, 20)
+        area = dlg.query_one("#script", TextArea)
+        area.load_text(area.text.replace("#SBATCH --nodes=1", "#SBATCH --nodes=1\n# edited in the dialog"))
+        await until(pilot, lambda: not dlg.query_one("#check", Button).disabled)
+        dlg.query_one("#check", Button).press()
+        await until(pilot, lambda: "sbatch --test-only" in str(dlg.query_one("#problems").render()), 20)
+        dlg.query_one("#submit", Button).press()
+        await until(pilot, lambda: isinstance(app.screen, SlurmScreen), 20)
+    (rec,), _ = app.ctx.registry.all()
+    assert rec.slurm_job and rec.slurm_gpus_per_node == 2
+    script = (app.ctx.registry.dir(rec.id) / "job.sbatch").read_text()
+    assert "# edited in the dialog" in script
+    wait(lambda: (app.ctx.registry.dir(rec.id) / "exit_code").exists(), 60, what="the job's end")
+    assert f"trained {app.ctx.registry.dir(rec.id) / 'config.yaml'}" in (
+        app.ctx.registry.dir(rec.id) / "console.log").read_text()

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 
 from ftmllm_tui.core.runs.kill import Audit
 from ftmllm_tui.core.runs.registry import Registry, RunRecord, with_stop
-from ftmllm_tui.core.slurm.query import Job, SlurmError, read_jobs, run
+from ftmllm_tui.core.slurm.query import Job, SlurmError, read_jobs
+from ftmllm_tui.core.slurm.query import run as slurm_run
 
 ACTIVE = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING",
           "STOPPED", "SIGNALING", "STAGE_OUT")
@@ -77,31 +78,46 @@ def stop_run(registry: Registry, run: RunRecord, *, audit: Audit, grace_int: flo
              env: Mapping[str, str] | None = None, progress: Callable[[str], None] = lambda m: None,
              hurry=None, python: str | None = None) -> SlurmStopReport:
     """Stop the run's job (see the module doc); the record is marked stopped when we cancelled it."""
+    rep, acted = stop_job(run.slurm_job, run=run, audit=audit, grace_int=grace_int, save_first=save_first,
+                          save_timeout=save_timeout, kill_wait_s=kill_wait_s, env=env, progress=progress,
+                          hurry=hurry, python=python)
+    if acted:
+        registry.save(with_stop(run, rep.as_dicts(), time.time()))
+    return rep
+
+
+def stop_job(job_id: str, *, run: RunRecord | None = None, audit: Audit, grace_int: float = 10.0,
+             save_first: bool = False, save_timeout: float = 120.0, kill_wait_s: float = 60.0,
+             env: Mapping[str, str] | None = None, progress: Callable[[str], None] = lambda m: None,
+             hurry=None, python: str | None = None) -> tuple[SlurmStopReport, bool]:
+    """Stop one job (an app run's, or any of the user's own: Slurm refuses other people's).
+    Returns the report and whether anything was sent."""
     t0 = time.monotonic()
-    rep = SlurmStopReport(run.id, run.slurm_job)
+    rep = SlurmStopReport(run.id if run else "", job_id)
 
     def step(action: str, outcome: str) -> None:
         rep.steps.append({"action": action, "outcome": outcome, "at": round(time.time(), 3)})
-        audit.write(run=run.id, job=run.slurm_job, signal=action, outcome=outcome)
+        audit.write(run=run.id if run else None, job=job_id, signal=action, outcome=outcome)
         progress(f"{action}: {outcome}")
 
-    job = job_now(run.slurm_job, env)
+    job = job_now(job_id, env)
     if job is None:
-        progress(f"job {run.slurm_job} is not in the queue (already ended)")
+        progress(f"job {job_id} is not in the queue (already ended)")
         rep.all_gone = True
         rep.took_s = time.monotonic() - t0
-        return rep
+        return rep, False
+    save_first = save_first and run is not None
     acted = False
     if job.pending:
-        _scancel(["scancel", job.id], "scancel (pending job)", step, env)
         acted = True
-        rep.all_gone = _wait_gone(job.id, kill_wait_s, env)
+        if _scancel(["scancel", job.id], "scancel (pending job)", step, env):
+            rep.all_gone = _wait_gone(job.id, kill_wait_s, env)
     else:
-        if save_first:
+        if save_first and run is not None:
             progress(f"stop and save: SIGABRT to the trainers on {max(1, job.nodes)} node(s) through srun "
                      "--overlap; LLaMA-Factory stops at the next step and saves")
             try:
-                r = run(save_argv(run, job, python=python, timeout=save_timeout), env=env,
+                r = slurm_run(save_argv(run, job, python=python, timeout=save_timeout), env=env,
                         timeout=save_timeout + 30)
                 step("srun --overlap … stop --save-only (SIGABRT to the trainers)", "saved and stopped"
                      if "saved" in r.stdout else (r.stdout.strip().splitlines() or ["done"])[-1])
@@ -110,30 +126,32 @@ def stop_run(registry: Registry, run: RunRecord, *, audit: Audit, grace_int: flo
             acted = True
             if _wait_gone(job.id, grace_int, env, hurry):
                 rep.all_gone = True
+        refused = False
         if not rep.all_gone:
-            _scancel(["scancel", "--signal=INT", "--full", job.id], "SIGINT (scancel --signal=INT --full)",
-                     step, env)
+            refused = not _scancel(["scancel", "--signal=INT", "--full", job.id],
+                                   "SIGINT (scancel --signal=INT --full)", step, env)
             acted = True
-            progress(f"waiting up to {grace_int:g} s for the job to end")
-            rep.all_gone = _wait_gone(job.id, grace_int, env, hurry)
-        if not rep.all_gone:
+            if not refused:
+                progress(f"waiting up to {grace_int:g} s for the job to end")
+                rep.all_gone = _wait_gone(job.id, grace_int, env, hurry)
+        if not rep.all_gone and not refused:
             _scancel(["scancel", job.id], "SIGTERM (scancel; Slurm sends SIGKILL after KillWait)", step, env)
             progress(f"waiting up to {kill_wait_s:g} s for Slurm to end the job")
             rep.all_gone = _wait_gone(job.id, kill_wait_s, env)
     rep.took_s = time.monotonic() - t0
     step("verify", f"job {job.id} left the queue after {rep.took_s:.1f} s" if rep.all_gone
          else f"job {job.id} is still in the queue")
-    if acted:
-        registry.save(with_stop(run, rep.as_dicts(), time.time()))
-    return rep
+    return rep, acted
 
 
-def _scancel(argv: list[str], action: str, step, env) -> None:
+def _scancel(argv: list[str], action: str, step, env) -> bool:
     try:
-        run(argv, env=env)
+        slurm_run(argv, env=env)
         step(action, "sent")
+        return True
     except SlurmError as e:
         step(action, f"refused: {e}")
+        return False
 
 
 # -- on the node: the save part of "stop and save" --------------------------------------------------

@@ -495,6 +495,15 @@ class RunsScreen(Screen):
         if v.status.state not in ("running", "starting"):
             self.notify(f"{v.status.record.name} is {v.status.state}: nothing to stop", timeout=4)
             return
+        if v.status.record.slurm_job:  # a Slurm run: stopped through Slurm (screens/slurm.py)
+            from .slurm import SlurmStopScreen
+
+            if v.slurm_job is None:
+                self.notify(f"Slurm job {v.status.record.slurm_job} is not in the queue (or Slurm does not answer)",
+                            timeout=4)
+                return
+            self.app.push_screen(SlurmStopScreen(v.slurm_job, v.status.record), lambda _r: self.refresh_runs())
+            return
         from .stop import StopScreen
 
         self.app.push_screen(StopScreen(v.status.record), lambda _r: self.refresh_runs())
