@@ -48,6 +48,9 @@ VIEWS = [
     ("compare", "CompareScreen", "Following a run"),
     ("configs", "ConfigsScreen", "Configs and the editor"),
     ("editor", "EditorScreen", "Configs and the editor"),
+    ("models", "ModelsScreen", "Models and datasets"),
+    ("datasets", "DatasetsScreen", "Models and datasets"),
+    ("datasets", "RowsScreen", "Models and datasets"),
     ("cluster", "ClusterScreen", "Several hosts"),
 ]
 
