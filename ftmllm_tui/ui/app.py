@@ -58,6 +58,7 @@ class FtmApp(App):
         Binding("h", "cluster", "Hosts", show=False, tooltip="Cluster overview: every host's GPUs (with --hosts)"),
         Binding("M", "models", "Models", show=False, tooltip="Models: the Hugging Face caches, local models, adapters, exports"),
         Binding("D", "datasets", "Datasets", show=False, tooltip="Datasets of a dataset_info.json: rows, checks, images"),
+        Binding("J", "slurm", "Slurm", show=False, tooltip="Slurm: the cluster's nodes and GPUs, your jobs, submit and stop"),
     ]
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
@@ -308,6 +309,11 @@ class FtmApp(App):
         from .screens.datasets import open_datasets
 
         open_datasets(self, dataset_dir, name)
+
+    def action_slurm(self) -> None:
+        from .screens.slurm import open_slurm
+
+        open_slurm(self)
 
     def action_cluster(self) -> None:
         from .screens.cluster import open_cluster
