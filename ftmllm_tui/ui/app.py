@@ -465,10 +465,10 @@ class FtmApp(App):
         self.notify(msg, timeout=12)
         from .screens.runs import RunsScreen
 
-        if isinstance(self.screen, RunsScreen):
-            self.screen.refresh_runs()
-        else:
+        if not isinstance(self.screen, RunsScreen):
             self.open_runs()
+        self.screen.select_run(rec.id)  # the new run gets the cursor once it shows up
+        self.screen.refresh_runs()
 
     # -- app-wide actions --------------------------------------------------------------------------
     def change_interval(self, direction: int) -> None:

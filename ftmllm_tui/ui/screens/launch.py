@@ -19,6 +19,7 @@ from ...core.runs.launch import LF_COMMANDS, LaunchError, LaunchRequest, Prepare
 from ...core.runs.registry import ALL_KINDS, RunRecord
 from ...core.runs.tmux import TmuxError
 from ..palette import PALETTE
+from ..widgets.path_suggester import PathSuggester
 from .dialog import Dialog
 
 
@@ -64,6 +65,18 @@ def _only_output_dir(prep: Prepared) -> bool:
     """The only errors are 'output_dir belongs to another run' (the user may confirm those)."""
     errors = [p for p in prep.problems if p.level == "error"]
     return bool(errors) and all(p.where == "output_dir" for p in errors)
+
+
+class BodyScroll(VerticalScroll):
+    """The GPU table, command and problems: a Tab stop only when there is something to scroll, and
+    then it shows that it has the focus (no invisible focus stop)."""
+
+    DEFAULT_CSS = """
+    BodyScroll:focus { background: $boost; border-left: outer $accent; }
+    """
+
+    def allow_focus(self) -> bool:
+        return self.max_scroll_y > 0
 
 
 class LaunchScreen(Dialog[RunRecord | None]):
@@ -125,7 +138,8 @@ class LaunchScreen(Dialog[RunRecord | None]):
             with Vertical(id="fields"):
                 with Horizontal(classes="row"):
                     yield Label("Config")
-                    yield Input(i["config"], placeholder="path/to/config.yaml", id="config", compact=True)
+                    yield Input(i["config"], placeholder="path/to/config.yaml  (→ completes the path)", id="config",
+                                compact=True, suggester=PathSuggester())
                 with Horizontal(classes="row"):
                     yield Label("Kind")
                     yield Select([(k, k) for k in ALL_KINDS], value=i["kind"], allow_blank=False, id="kind",
@@ -144,7 +158,7 @@ class LaunchScreen(Dialog[RunRecord | None]):
                     yield Label("Set")
                     yield Input(i["overrides"], placeholder="learning_rate=2.0e-5 … (this run only, not the file)",
                                 id="overrides", compact=True)
-            with VerticalScroll(id="body"):
+            with BodyScroll(id="body"):
                 yield Static(gpu_table(self.app), id="gputable")
                 yield Static("", id="preview")
             with Horizontal(id="buttons"):

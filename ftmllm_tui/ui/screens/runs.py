@@ -229,7 +229,11 @@ class RunsScreen(Screen):
         Binding("d", "forget", "Forget", show=False, tooltip="Forget the record of an ended run"),
         Binding("s", "sort_next", "Sort", show=False, tooltip="Sort by the next column (then: as recorded)"),
         Binding("S", "sort_reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
-        Binding("escape,g", "home", "GPUs", tooltip="Back to GPUs & processes"),
+        # Esc goes back to the view below, and the footer names it (one binding shows at a time)
+        Binding("escape", "back('GPUs')", "GPUs", tooltip="Back to GPUs & processes"),
+        Binding("escape", "back('Editor')", "Editor", tooltip="Back to the editor this view was opened from"),
+        Binding("escape", "back('Back')", "Back", tooltip="Back to the view this one was opened from"),
+        Binding("g", "home", "GPUs", show=False, tooltip="To GPUs & processes (an open editor stays open)"),
     ]
     DEFAULT_CSS = """
     #runbar { height: 1; width: 1fr; padding: 0 1; background: $panel; }
@@ -243,6 +247,7 @@ class RunsScreen(Screen):
         self.views: list[RunView] = []
         self._caller: BackgroundCaller | None = None
         self._problems: list[str] = []
+        self._select: str | None = None  # a run to put the cursor on once it shows up
 
     def compose(self) -> ComposeResult:
         yield TextLine(id="runbar")
@@ -263,16 +268,46 @@ class RunsScreen(Screen):
         self._render_bar()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """--readonly: launching, stopping, relaunching and forgetting do not exist."""
+        """--readonly: launching, stopping, relaunching and forgetting do not exist. Of the Esc
+        bindings only the one naming the view below is active."""
         if self.app.ctx.readonly and action in ("launch", "stop", "relaunch", "forget", "swanlab"):
             return False
+        if action == "back":
+            return bool(parameters) and parameters[0] == self.below()
         return True
+
+    def below(self) -> str:
+        """What Esc goes back to: GPUs (the home view), Editor, or Back (anything else)."""
+        from .editor.screen import EditorScreen
+        from .home import HomeScreen
+
+        stack = self.app.screen_stack
+        i = stack.index(self) if self in stack else len(stack) - 1
+        under = stack[i - 1] if i > 0 else None
+        if under is None or isinstance(under, HomeScreen):
+            return "GPUs"
+        return "Editor" if isinstance(under, EditorScreen) else "Back"
+
+    @property
+    def marked(self) -> set[str]:
+        """Runs marked for compare: kept by the app, so they survive leaving the view."""
+        return getattr(self.app, "_run_marks", set())
+
+    @marked.setter
+    def marked(self, value: set[str]) -> None:
+        self.app._run_marks = set(value)
+
+    def select_run(self, run_id: str) -> None:
+        """Put the cursor on a run (now, or once it shows up: a run just launched)."""
+        self._select = run_id
+        if any(v.status.record.id == run_id for v in self.views):
+            self.query_one(RunsTable).move_cursor_to_key(run_id)
+            self._select = None
+            self._render_detail()
 
     def on_unmount(self) -> None:
         if self._caller is not None:
             self._caller.stop()
-
-    marked: set[str] = set()
 
     def _collect(self):
         ctx = self.app.ctx
@@ -300,6 +335,9 @@ class RunsScreen(Screen):
             cells[v.status.record.id] = c
         order = sort_views(views, table.sort_key, table.sort_reverse, now)
         table.show_runs([v.status.record.id for v in order], cells)
+        if self._select is not None and self._select in cells:
+            table.move_cursor_to_key(self._select)
+            self._select = None
         self._render_bar()
         self._render_detail()
 
@@ -462,11 +500,29 @@ class RunsScreen(Screen):
         self.app.push_screen(CompareScreen([for_record(v.status.record, self.app.ctx.registry)
                                             for v in picked]))
 
-    def action_home(self) -> None:
+    def action_back(self, _where: str = "") -> None:
         self.app.pop_screen()
 
+    def action_home(self) -> None:
+        """To the GPUs view: the views above it close, but an open editor stays (Esc from it)."""
+        from .editor.screen import EditorScreen
+        from .home import HomeScreen
+
+        while len(self.app.screen_stack) > 1 and not isinstance(self.app.screen, HomeScreen):
+            if isinstance(self.app.screen, EditorScreen):
+                self.notify("The editor is still open: Esc closes it", timeout=4)
+                return
+            self.app.pop_screen()
+
     def action_launch(self) -> None:
-        if not self.app.ctx.readonly:
+        """The launch dialog, its config and kind taken from the selected run (a recorded one)."""
+        if self.app.ctx.readonly:
+            return
+        v = self.selected()
+        r = v.status.record if v is not None else None
+        if r is not None and r.config and not r.external:
+            self.app.open_launch(config=r.config, kind=r.kind)
+        else:
             self.app.open_launch()
 
     def action_relaunch(self) -> None:
