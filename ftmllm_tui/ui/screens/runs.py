@@ -411,6 +411,9 @@ class RunsScreen(Screen):
                 t.append(f"   ssh -L {r.port}:localhost:{r.port} {r.user}@{r.host}", style=PALETTE.muted)
             if r.output_dir:
                 t.append(f"\noutput_dir {r.output_dir}", style=PALETTE.muted)
+            if r.saved_adapter:
+                step = f" at step {r.saved_step}" if r.saved_step is not None else ""
+                t.append(f"\nsaved adapter{step}: {r.saved_adapter}", style=PALETTE.ok)
             if v.status.pids:
                 t.append(f"\n{len(v.status.pids)} processes: {' '.join(map(str, v.status.pids[:12]))}",
                          style=PALETTE.muted)
@@ -421,9 +424,6 @@ class RunsScreen(Screen):
     @staticmethod
     def _more_detail(t: Text, v: RunView) -> None:
         r, s = v.status.record, v.status
-            if r.saved_adapter:
-                step = f" at step {r.saved_step}" if r.saved_step is not None else ""
-                t.append(f"\nsaved adapter{step}: {r.saved_adapter}", style=PALETTE.ok)
 
         def when(ts: float) -> str:
             return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
