@@ -169,8 +169,12 @@ def last_seen(registry: Registry, rec: RunRecord, prog: Progress | None) -> floa
 
 
 def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.0,
-            now: float | None = None) -> tuple[list[RunView], list[str]]:
-    """Every recorded run with its derived state, plus problems (tmux missing, bad records)."""
+            now: float | None = None, slurm_queue: Callable | None = None) -> tuple[list[RunView], list[str]]:
+    """Every recorded run with its derived state, plus problems (tmux missing, bad records).
+
+    ``slurm_queue(job_ids) -> ({id: job}, None) | (None, why)`` reads the queue for Slurm runs
+    (core.slurm.runs.queue_jobs; passed in, so that runs never imports the Slurm engine); without it
+    a Slurm run's state comes from its exit code and its record only."""
     now = time.time() if now is None else now
     records, problems = registry.all()
     sessions = {}
@@ -182,7 +186,7 @@ def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.
             if "no server running" not in msg and "error connecting" not in msg:
                 problems.append(msg)
     by_env = processes_with_run_ids([os.getuid()] if os.getuid() != 0 else None)
-    queue, slurm_problem = _slurm_queue(registry, records)
+    queue, slurm_problem = _slurm_queue(registry, records, slurm_queue)
     if slurm_problem:
         problems.append(slurm_problem)
     views = []
@@ -194,13 +198,11 @@ def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.
         state = derive_state(rec, exit_code=exit_code, session_alive=alive,
                              live_pids=[p.pid for p in procs], started=runner is not None)
         job = None
-        if rec.slurm_job:  # Slurm runs: the queue says (core/slurm/runs.py)
-            from ftmllm_tui.core.slurm.runs import derive_state as slurm_state
-
+        if rec.slurm_job:  # Slurm runs: the queue says
             job = (queue or {}).get(rec.slurm_job)
             alive = job is not None or bool(procs)
-            state = slurm_state(rec, exit_code=exit_code, job=job, queue_ok=queue is not None,
-                                local_alive=bool(procs))
+            state = derive_slurm_state(rec, exit_code=exit_code, job_state=getattr(job, "state", None),
+                                       queue_ok=queue is not None, local_alive=bool(procs))
         status = RunStatus(record=rec, state=state, exit_code=exit_code, session_alive=alive,
                            pids=tuple(p.pid for p in procs), orphaned=bool(procs) and not alive,
                            runner_pid=runner[0] if runner else None, ended_at=ended_at)
@@ -215,14 +217,36 @@ def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.
     return views, problems
 
 
-def _slurm_queue(registry: Registry, records: list[RunRecord]):
+def _slurm_queue(registry: Registry, records: list[RunRecord], reader: Callable | None):
     """Queued jobs of the Slurm runs that have not written an exit code (one squeue call, cached)."""
     ids = [r.slurm_job for r in records if r.slurm_job and registry.exit_code(r.id)[0] is None]
     if not ids:
         return {}, None
-    from ftmllm_tui.core.slurm.runs import queue_jobs
+    if reader is None:
+        return None, None
+    return reader(ids)
 
-    return queue_jobs(ids)
+
+SLURM_RUNNING = ("RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "SIGNALING", "STAGE_OUT", "RESIZING")
+
+
+def derive_slurm_state(rec: RunRecord, *, exit_code: int | None, job_state: str | None, queue_ok: bool,
+                       local_alive: bool = False) -> str:
+    """A Slurm run's state: from its job while queued (PENDING -> starting, RUNNING… -> running), then its
+    exit code, then its record; a job gone from the queue without an exit code is lost."""
+    if job_state == "PENDING":
+        return "starting"
+    if job_state in SLURM_RUNNING:
+        return "running"
+    if exit_code is not None:
+        if rec.stop_requested_at is not None:
+            return "stopped"
+        return "finished" if exit_code == 0 else "failed"
+    if rec.stop_requested_at is not None:
+        return "stopped"
+    if not queue_ok or local_alive:
+        return "running"  # the queue cannot be read: the job is not known to have ended
+    return "lost"
 
 
 def external_runs(known_ids: set[str]) -> list[RunView]:
