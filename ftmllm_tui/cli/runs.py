@@ -166,7 +166,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from ..core.runs.runctl import collect, external_runs, run_duration
 
     ctx = _context(args)
-    views, problems = collect(ctx.registry, ctx.tmux, stall_minutes=ctx.settings.stall_minutes)
+    from ..core.slurm.runs import queue_jobs
+
+    views, problems = collect(ctx.registry, ctx.tmux, stall_minutes=ctx.settings.stall_minutes,
+                              slurm_queue=lambda ids: queue_jobs(ids, min_interval=ctx.settings.refresh_s))
     views += external_runs({v.status.record.id for v in views})
     for p in problems:
         print(f"ftmllm-tui: {p}", file=sys.stderr)
