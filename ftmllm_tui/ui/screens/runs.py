@@ -311,7 +311,10 @@ class RunsScreen(Screen):
 
     def _collect(self):
         ctx = self.app.ctx
-        views, problems = collect(ctx.registry, ctx.tmux, stall_minutes=ctx.settings.stall_minutes)
+        from ...core.slurm.runs import queue_jobs  # Slurm runs: their jobs' states (cached refresh_s)
+
+        views, problems = collect(ctx.registry, ctx.tmux, stall_minutes=ctx.settings.stall_minutes,
+                                  slurm_queue=lambda ids: queue_jobs(ids, min_interval=ctx.settings.refresh_s))
         views += external_runs({v.status.record.id for v in views})
         return views, problems
 
