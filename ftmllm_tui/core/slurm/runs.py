@@ -14,9 +14,8 @@ import time
 from collections.abc import Iterable, Mapping
 
 from ftmllm_tui.core.runs.registry import RunRecord
+from ftmllm_tui.core.runs.runctl import derive_slurm_state
 from ftmllm_tui.core.slurm.query import Job, SlurmError, available, read_jobs
-
-RUNNING = ("RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "SIGNALING", "STAGE_OUT", "RESIZING")
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, ...], tuple[float, dict[str, Job] | None, str | None]] = {}
@@ -56,16 +55,5 @@ def forget_cache() -> None:
 
 def derive_state(rec: RunRecord, *, exit_code: int | None, job: Job | None, queue_ok: bool,
                  local_alive: bool = False) -> str:
-    if job is not None and job.state == "PENDING":
-        return "starting"
-    if job is not None and job.state in RUNNING:
-        return "running"
-    if exit_code is not None:
-        if rec.stop_requested_at is not None:
-            return "stopped"
-        return "finished" if exit_code == 0 else "failed"
-    if rec.stop_requested_at is not None:
-        return "stopped"
-    if not queue_ok or local_alive:
-        return "running"  # the queue cannot be read: the job is not known to have ended
-    return "lost"
+    return derive_slurm_state(rec, exit_code=exit_code, job_state=job.state if job else None, queue_ok=queue_ok,
+                              local_alive=local_alive)
