@@ -139,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         from .hosts import cmd_stream
 
         return cmd_stream(args)
+    if args.command == "attach":
+        from .hosts import cmd_attach, remote_dispatch
+
+        rc = remote_dispatch(args, argv)  # HOST:RUN: the app there attaches
+        return cmd_attach(args) if rc is None else rc
     if args.command == "record":
         return cmd_record(args)
     if args.command in ("launch", "runs", "stop", "logs", "plot"):

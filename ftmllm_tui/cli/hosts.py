@@ -33,6 +33,12 @@ def add_parsers(sub) -> None:
     st.add_argument("--interval", dest="stream_interval", type=float, default=1.0, metavar="S",
                     help="seconds between sweeps, 0.2 to 60 (default 1)")
     st.add_argument("--count", type=int, default=None, metavar="N", help="stop after N sweeps")
+    at = sub.add_parser(
+        "attach", help="attach this terminal to a run's tmux session (detach: ctrl-b d)",
+        epilog="examples:\n"
+               "  ftmllm-tui attach gpu-proof\n"
+               "  ftmllm-tui attach gpu3:20261130-104159-sft     (over SSH: the app there attaches)")
+    at.add_argument("run", help="run id, unique id prefix, or name; HOST:RUN for another host")
     # other hosts for the run commands (their parsers are made in cli/runs.py and cli/follow.py)
     if "runs" in sub.choices:
         add_hosts_option(sub.choices["runs"])
@@ -200,6 +206,8 @@ def remote_args(args: argparse.Namespace, run: str) -> list[str]:
                                                 ("--yes", args.yes), ("--allow-others", args.allow_others)) if on]
     if args.command == "logs":
         return ["logs", run, "-n", str(args.lines)] + (["-f"] if args.follow else [])
+    if args.command == "attach":
+        return ["attach", run]
     if args.command == "plot":
         import shutil
 
@@ -256,10 +264,11 @@ def remote_dispatch(args: argparse.Namespace, argv: list[str] | None) -> int | N
         return cmd_runs_hosts(args)
     if cmd == "launch" and getattr(args, "host", None):
         return cmd_launch_remote(args, argv)
-    ref = {"stop": getattr(args, "run", None), "logs": getattr(args, "ref", None)}.get(cmd)
+    ref = {"stop": getattr(args, "run", None), "attach": getattr(args, "run", None),
+           "logs": getattr(args, "ref", None)}.get(cmd)
     if cmd == "plot" and len(args.refs) == 1:
         ref = args.refs[0]
-    target = _remote_ref(ref) if cmd in ("stop", "logs", "plot") else None
+    target = _remote_ref(ref) if cmd in ("stop", "logs", "plot", "attach") else None
     if target is None:
         return None
     spec, run = target
@@ -267,6 +276,8 @@ def remote_dispatch(args: argparse.Namespace, argv: list[str] | None) -> int | N
         return _fail("read-only mode: stopping is disabled")
     settings = load_settings()
     tty = sys.stdin.isatty() and sys.stdout.isatty() and not (cmd == "stop" and args.yes)
+    if cmd == "attach" and not tty:
+        return _fail("attach needs a terminal")
     return _run_remote(settings, spec, remote_args(args, run), tty=tty)
 
 
@@ -363,3 +374,25 @@ def cmd_launch_remote(args: argparse.Namespace, argv: list[str] | None) -> int:
         except HostSpecError as e:
             return _fail(str(e))
     return _run_remote(settings, spec, remote, tty=False, show=True)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    """This terminal becomes a client of the run's tmux session (the process is replaced)."""
+    from ..context import RunContext
+    from ..settings import load_settings
+
+    ctx = RunContext.create(load_settings(), tmux_socket=getattr(args, "tmux_socket", None))
+    try:
+        run = ctx.registry.find(args.run)
+    except KeyError as e:
+        return _fail(str(e).strip("'\""))
+    if not run.tmux_session or not ctx.tmux.has_session(run.tmux_session):
+        print(f"ftmllm-tui: the tmux session of {run.name} is gone: `ftmllm-tui logs {run.id}` shows its log",
+              file=sys.stderr)
+        return EXIT_BAD
+    if not sys.stdin.isatty():
+        return _fail("attach needs a terminal")
+    argv = ctx.tmux.attach_argv(run.tmux_session)
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+    return EXIT_OK  # not reached

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from types import SimpleNamespace
 
 from ftmllm_tui.core.hosts.cluster import Cluster, collect, totals
 from ftmllm_tui.core.hosts.ssh import SshOptions, control_path, parse_hosts
@@ -336,11 +337,55 @@ def test_remote_launch_follow_and_stop_of_a_real_llamafactory_run(hosts, tmux_en
         assert pids
         assert subprocess.run([APP, "--readonly", "stop", f"gpu-a:{run_id}", "--yes"], capture_output=True,
                               text=True, env=local).returncode == 2
-        stop = app("stop", f"gpu-a:{run_id}", "--yes", timeout=120)
-        assert stop.returncode == 0 and "all gone" in stop.stdout, stop.stdout + stop.stderr
-        assert run_pids(run_id) == []
+        # the Runs view: the run with its HOST, stopped with x (the app on gpu-a does it)
+        import asyncio
+
+        asyncio.run(_stop_in_runs_view(local, run_id))
+        until(lambda: run_pids(run_id) == [], 60, "every process of the run gone")
+        again = app("stop", f"gpu-a:{run_id}", "--yes", timeout=120)
+        assert again.returncode == 0 and "no live process" in again.stdout, again.stdout + again.stderr
         audit = (tmp_path / "remote-state" / "ftmllm-tui" / "audit.jsonl").read_text()
         assert str(pids[0]) in audit or run_id in audit  # written on that host
         assert Path(yaml_output_dir(cfg)).exists()
     finally:
         close_masters(tmp_path / "local-state" / "ftmllm-tui" / "ssh")
+
+
+async def _stop_in_runs_view(env: dict[str, str], run_id: str) -> None:
+    """FtmApp with the configured cluster (real links), Runs view, the remote row, x, confirm."""
+    from unittest import mock
+
+    from ftmllm_tui.cli.hosts import tui_cluster
+    from ftmllm_tui.context import RunContext
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler
+    from ftmllm_tui.settings import load_settings
+    from ftmllm_tui.ui.app import FtmApp
+    from ftmllm_tui.ui.screens.runs import RunsScreen, RunsTable
+
+    from ..ui.conftest import screen_text
+    from ..ui.conftest import until as ui_until
+
+    with mock.patch.dict(os.environ, env):
+        settings = load_settings()
+        cluster = tui_cluster(SimpleNamespace(hosts=None, sub_hosts=None), settings)
+        app = FtmApp(ReplaySampler(SYNTH8), settings=settings, ctx=RunContext.create(settings), autostart=False,
+                     cluster=cluster)
+        async with app.run_test(size=(120, 30)) as pilot:
+            app.open_runs()
+            key = f"gpu-a:{run_id}"
+            def listed() -> bool:
+                tables = app.screen.query(RunsTable) if isinstance(app.screen, RunsScreen) else []
+                return any(key in t.order for t in tables)
+
+            await ui_until(pilot, listed, timeout=30)
+            rows = screen_text(app)
+            assert rows[1].split()[0] == "HOST" and any(r.split()[:1] == ["gpu-a"] for r in rows[2:])
+            app.screen.query_one(RunsTable).move_cursor_to_key(key)
+            await pilot.press("x")
+            await ui_until(pilot, lambda: "Stop " in " ".join(screen_text(app)))
+            from ftmllm_tui.ui.screens.confirm import ConfirmScreen
+
+            assert isinstance(app.screen, ConfirmScreen)  # focused on Cancel
+            await pilot.press("tab", "enter")
+            await ui_until(pilot, lambda: any("gpu-a:" in str(n.message) and "gone" in str(n.message)
+                                              for n in app._notifications), timeout=90)

@@ -59,35 +59,37 @@ def run_cells(v: RunView, now: float) -> dict[str, Text]:
     if r.external:
         name.append(" (external)", style=PALETTE.muted)
     started = time.strftime("%m-%d %H:%M", time.localtime(r.created_at)) if r.created_at else "-"
-    return {"name": name, "kind": Text(r.kind), "state": state, "gpus": Text(gpus_label(r.gpus)),
+    host = r.host if ":" in r.id else ""  # another host's run (core/hosts/runs.py)
+    return {"host": Text(host, style="bold"), "name": name, "kind": Text(r.kind), "state": state, "gpus": Text(gpus_label(r.gpus)),
             "progress": prog, "loss": loss, "elapsed": Text(fmt.duration(run_duration(v, now))),
             "eta": Text(eta or "-"), "user": Text(r.user or "?"), "started": Text(started, style=PALETTE.muted),
             "id": Text(r.id, style=PALETTE.muted), "output": Text(r.output_dir or "-", style=PALETTE.muted)}
 
 
 # -- columns ------------------------------------------------------------------------------------------
-ORDER = ("name", "kind", "state", "gpus", "progress", "loss", "elapsed", "eta", "user", "started", "id",
-         "output")
-LABELS = {"name": "NAME", "kind": "KIND", "state": "STATE", "gpus": "GPUS", "progress": "PROGRESS",
+ORDER = ("host", "name", "kind", "state", "gpus", "progress", "loss", "elapsed", "eta", "user", "started", "id",
+         "output")  # host: only with other hosts (--hosts)
+LABELS = {"host": "HOST", "name": "NAME", "kind": "KIND", "state": "STATE", "gpus": "GPUS", "progress": "PROGRESS",
           "loss": "LOSS", "elapsed": "TIME", "eta": "ETA", "user": "USER", "started": "STARTED", "id": "ID",
           "output": "OUTPUT"}
 RIGHT = {"loss", "elapsed", "eta"}
 MIN = {"name": 12, "state": 10, "progress": 11}
-MAX = {"name": 40, "state": 24, "progress": 17, "gpus": 11, "user": 12, "id": 48, "kind": 8}
+MAX = {"name": 40, "state": 24, "progress": 17, "gpus": 11, "user": 12, "id": 48, "kind": 8, "host": 14}
 MIN_OUTPUT = 16
 # how the columns give way when the table is too narrow: drop one, or shrink NAME (down to n)
 NARROWING: tuple[tuple[str, str | int], ...] = (
     ("drop", "id"), ("drop", "started"), ("drop", "user"), ("shrink", 18), ("drop", "gpus"), ("drop", "eta"),
-    ("drop", "kind"), ("shrink", 0), ("drop", "loss"))
+    ("drop", "kind"), ("shrink", 0), ("drop", "loss"), ("drop", "host"))
 DESCENDING_FIRST = {"elapsed", "started", "id", "progress"}  # newest, longest, furthest first
 STATE_ORDER = ("running", "starting", "failed", "stopped", "lost", "finished")
 
 
-def fit_columns(width: int, natural: dict[str, int], *, with_output: bool = True) -> dict[str, int]:
+def fit_columns(width: int, natural: dict[str, int], *, with_output: bool = True,
+                with_host: bool = False) -> dict[str, int]:
     """Column widths for ``width`` cells (one space before each column): the low-value columns
     go first, NAME gives way down to its minimum, and what is left over goes to OUTPUT."""
     w = {k: max(MIN.get(k, 0), min(MAX.get(k, 999), max(len(LABELS[k]), natural.get(k, 0))))
-         for k in ORDER if k != "output"}
+         for k in ORDER if k != "output" and (k != "host" or with_host)}
 
     def total() -> int:
         return sum(n + 1 for n in w.values())
@@ -180,8 +182,13 @@ class RunsTable(FastTable):
         natural = {k: max((c[k].cell_len for c in cells.values()), default=0) for k in ORDER}
         if self.sort_key in natural:  # room for the sort arrow after the label
             natural[self.sort_key] = max(natural[self.sort_key], len(LABELS[self.sort_key]) + 1)
+        remote = any(c["host"].plain for c in cells.values())
+        if remote:
+            for c in cells.values():
+                if not c["host"].plain:
+                    c["host"] = Text("local", style=PALETTE.muted)
         widths = fit_columns(self.size.width, natural,
-                             with_output=any(c["output"].plain != "-" for c in cells.values()))
+                             with_output=any(c["output"].plain != "-" for c in cells.values()), with_host=remote)
         cols = []
         for k in ORDER:
             if k not in widths:
@@ -316,7 +323,10 @@ class RunsScreen(Screen):
         views, problems = collect(ctx.registry, ctx.tmux, stall_minutes=ctx.settings.stall_minutes,
                                   slurm_queue=lambda ids: queue_jobs(ids, min_interval=ctx.settings.refresh_s))
         views += external_runs({v.status.record.id for v in views})
-        return views, problems
+        from .remote_runs import remote_views
+
+        more, errors = remote_views(self.app)  # other hosts' runs (--hosts), over SSH
+        return views + more, problems + errors
 
     def refresh_runs(self) -> None:
         if self._caller is not None:
@@ -469,6 +479,11 @@ class RunsScreen(Screen):
         if v is None:
             self.notify("No run selected", severity="warning", timeout=3)
             return None
+        from .remote_runs import handle
+        import sys
+
+        if handle(self, v, sys._getframe(1).f_code.co_name.removeprefix("action_")):
+            return None  # another host's run: done by the app there (remote_runs.py)
         if recorded and v.status.record.external:
             self.notify("An external run: it was not launched here (stop its processes with k in the "
                         "GPU view)", severity="warning", timeout=6)
