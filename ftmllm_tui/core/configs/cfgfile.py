@@ -273,12 +273,15 @@ def _lines(text: str) -> list[str]:
     return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
-def diff(old: str, new: str, name: str, context: int = 3) -> str:
-    """Unified diff from the file on disk to the editor's text; "" when they are equal."""
+def diff(old: str, new: str, name: str, context: int = 3, *, old_label: str = "on disk",
+         new_label: str = "editor") -> str:
+    """Unified diff from the file on disk to the editor's text ("" when they are equal); the labels
+    name the two sides in the headers (a backup when restoring one)."""
     if old == new:
         return ""
     out = []
-    for line in difflib.unified_diff(_lines(old), _lines(new), f"{name} (on disk)", f"{name} (editor)", n=context):
+    for line in difflib.unified_diff(_lines(old), _lines(new), f"{name} ({old_label})", f"{name} ({new_label})",
+                                     n=context):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
 

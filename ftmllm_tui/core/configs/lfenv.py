@@ -133,8 +133,7 @@ def deep_check(text: str, command: str, python: list[str] | None, *, workdir: Pa
     """LLaMA-Factory's own parser (get_train_args / get_infer_args / get_eval_args) on the text as it is in
     the editor (saved or not), run in the training environment from the run's working directory."""
     if not python:
-        return DeepResult(False, "no training environment found: set runs.llamafactory_cli or configs.python",
-                          error_type="NoEnvironment", machine=True)
+        return DeepResult(False, no_env_message(), error_type="NoEnvironment", machine=True)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ftmllm-deep-") as tmp:
         cfg = Path(tmp) / (Path(name).stem + ".yaml")
@@ -156,6 +155,14 @@ def deep_check(text: str, command: str, python: list[str] | None, *, workdir: Pa
     machine = is_machine(message, etype)
     return DeepResult(False, message, error_type=etype, machine=machine, version=data.get("version", ""),
                       seconds=data.get("seconds", 0.0), detail=tail)
+
+
+def no_env_message() -> str:
+    """What to set when no training environment is found, named as in the settings declaration."""
+    from ftmllm_tui.settings import SECTION_OF
+
+    names = [f"{SECTION_OF[k]}.{k}" for k in ("llamafactory_cli", "lf_python")]
+    return f"no training environment found: set {names[0]} or {names[1]} (settings, or config.toml)"
 
 
 def is_machine(message: str, error_type: str = "") -> bool:

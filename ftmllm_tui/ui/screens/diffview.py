@@ -60,21 +60,21 @@ class _DiffDialog(Dialog[str | None]):
 class SaveScreen(_DiffDialog):
     """What will change on disk; Enter saves."""
 
-    def __init__(self, name: str, diff: str, summary: Text):
+    def __init__(self, name: str, diff: str, summary: Text, *, verb: str = "Save"):
         super().__init__()
-        self.name_text, self.diff, self.summary = name, diff, summary
+        self.name_text, self.diff, self.summary, self.verb = name, diff, summary, verb
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dlg") as v:
-            v.border_title = f"Save {self.name_text}"
-            v.border_subtitle = "Enter saves · Esc cancels"
+            v.border_title = f"{self.verb} {self.name_text}"
+            v.border_subtitle = f"Enter: {self.verb.lower()} · Esc cancels"
             with Vertical(id="head"):
                 yield Static(self.summary, id="summary")
             with VerticalScroll(id="diffbox"):
                 yield Static(diff_text(self.diff) if self.diff else Text("(new file)", style=PALETTE.muted),
                              id="diff")
             with Horizontal(id="buttons"):
-                yield Button("Save", id="save", variant="success", compact=True)
+                yield Button(self.verb, id="save", variant="success", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:

@@ -106,14 +106,44 @@ class ValidationPart:
             if f.hint:
                 t.append(f"  → {f.hint}", style=PALETTE.muted)
             opts.append(Option(t))
-        if not opts:
+        deep = self._deep_option()
+        if not opts and deep is None:
             opts.append(Option(Text(" ✓ no problems found", style=PALETTE.ok), disabled=True))
+        elif not opts:
+            opts.append(Option(Text(" ✓ no problems found in the file", style=PALETTE.ok), disabled=True))
+        if deep is not None:  # after the findings: their indices stay those of findings_shown
+            opts.append(deep)
         ol.add_options(opts)
         if keep is not None and keep < len(self.findings_shown):
             ol.highlighted = keep
         n_err = len(report.errors)
         n_warn = len(report.warnings)
         ol.border_title = f"Problems: {n_err} error(s), {n_warn} warning(s)"
+
+    def _deep_option(self) -> Option | None:
+        """The last deep check's verdict as a row of Problems (kept until the next check); says so
+        when the text changed since."""
+        res, checked = getattr(self, "deep_result", None), getattr(self, "deep_text", None)
+        if res is None or res.error_type == "Cancelled":
+            return None
+        t = Text()
+        if res.ok:
+            t.append(" ✓ ", style=f"bold {PALETTE.ok}")
+            t.append("   deep  ", style=PALETTE.muted)
+            t.append(f"LLaMA-Factory {res.version} accepts it", style=PALETTE.ok)
+        elif res.machine:
+            t.append(" ! ", style=f"bold {PALETTE.warning}")
+            t.append("   deep  ", style=PALETTE.muted)
+            t.append(f"depends on this machine, not the file: {res.message}", style=PALETTE.warning)
+        else:
+            t.append(" ✗ ", style=f"bold {PALETTE.danger}")
+            t.append("   deep  ", style=PALETTE.muted)
+            t.append(f"{res.error_type}: {res.message}", style=PALETTE.danger)
+        if checked is not None and checked != self.text:
+            t.append("  (checked before your last edits: F8 again)", style=PALETTE.muted)
+        else:
+            t.append("  (F8)", style=PALETTE.muted)
+        return Option(t)
 
     def action_cycle_command(self) -> None:
         cur = self.current_command()
@@ -143,6 +173,7 @@ class ValidationPart:
         self._deep_timer = self.set_interval(1.0, lambda: self._deep_status())
         self._deep_status()
         self._deep(self.text, self.current_command(), self._deep_cancel)
+        self._deep_text_pending = self.text
 
     def _deep_status(self, note: str = "") -> None:
         if not self._alive or self._deep_cancel is None:
@@ -171,6 +202,9 @@ class ValidationPart:
         if res.error_type == "Cancelled":
             self.notify(f"Deep check cancelled after {res.seconds:.0f} s", timeout=4)
             return
+        self.deep_result, self.deep_text = res, getattr(self, "_deep_text_pending", None)
+        if self.report is not None:
+            self._fill_problems(self.report)  # the verdict stays in Problems, not only in a toast
         if res.ok:
             self.notify(f"Deep check: LLaMA-Factory {res.version} accepts it ({res.seconds:.1f} s)", timeout=8)
         elif res.machine:

@@ -47,6 +47,7 @@ class SavingPart:
             self.notify(f"{self.path.name} changed on disk: reloaded (you had no edits)", timeout=5)
         elif not getattr(self, "_warned_disk", False):
             self._warned_disk = True
+            self._header()  # the header says it first, and stays so until reload or save
             self.notify(f"{self.path.name} changed on disk since you opened it; saving will ask what to do",
                         severity="warning", timeout=10)
 
@@ -124,6 +125,10 @@ class SavingPart:
                            style=PALETTE.warning if not e else PALETTE.danger)
         else:
             summary.append("✓ valid", style=PALETTE.ok)
+        if getattr(self, "_warned_disk", False):
+            summary.append(f"\n⚠ {self.path.name} changed on disk since you opened it: this diff is against the "
+                           "version you opened; saving asks again (reload, overwrite, or see their change)",
+                           style=f"bold {PALETTE.warning}")
         summary.append(f"\nwritten atomically; the previous version is kept in {backup_dir()}", style=PALETTE.muted)
 
         def go(choice: str | None) -> None:
@@ -210,7 +215,7 @@ class SavingPart:
 
         if not self._alive:
             return
-        diff = cfgfile.diff(self.text, old, self.path.name)
+        diff = cfgfile.diff(self.text, old, self.path.name, old_label="editor now", new_label=f"backup of {label}")
 
         def restore(choice: str | None) -> None:
             if choice == "save":
@@ -218,5 +223,6 @@ class SavingPart:
                 ed.replace(old, ed.document.start, ed.document.end)
                 self.notify("Backup restored into the editor (not saved yet; ctrl+z undoes)", timeout=6)
 
-        self.app.push_screen(SaveScreen(f"restore of {label}", diff, Text(
-            "Restore this version into the editor? (- now, + the backup)", style=PALETTE.muted)), restore)
+        self.app.push_screen(SaveScreen(f"the backup of {label}", diff, Text(
+            "Restore this version into the editor? (- the editor now, + the backup; nothing is saved yet)",
+            style=PALETTE.muted), verb="Restore"), restore)

@@ -288,6 +288,8 @@ class EditorScreen(SavingPart, ValuesPart, KeyHelpPart, ValidationPart, Screen):
             t.append(f"  {self.locked}", style=f"bold {PALETTE.danger}")
         if self.modified:
             t.append("  [modified]", style=f"bold {PALETTE.warning}")
+        if getattr(self, "_warned_disk", False):
+            t.append("  ⚠ changed on disk (saving asks)", style=f"bold {PALETTE.danger}")
         t.append(f"   as {self.current_command()}{'' if self.command else ' (guessed)'}", style=PALETTE.muted)
         t.append(f"   {self.schema_why}", style=PALETTE.muted)
         self.query_one("#edhead", Cell).show(t)
