@@ -77,6 +77,9 @@ def main() -> None:
     ssh = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_ssh.py"), "--no-local", "--seconds",
                           str(min(a.seconds, 30))], capture_output=True, text=True).stdout  # needs sshd
     (out / "ssh.jsonl").write_text(ssh)
+    slurm_json = out / "slurm.json"  # a throwaway one-node Slurm (needs root and Debian's Slurm; skipped else)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "bench_slurm.py"), "--json", str(slurm_json)],
+                   capture_output=True, text=True)
 
     idle = {}
     exe = [sys.executable, "-m", "ftmllm_tui.cli", "--interval", "1"]
@@ -127,6 +130,9 @@ def main() -> None:
                      f"{peer} {r['unit']} (Toolong 1.5.0)" if peer is not None else "-",
                      f"{peer / r['value']:.0f}× better" if peer and r["value"] else "-",
                      (r.get("target") or "-").replace("<=", "≤")))
+    for r in json.loads(slurm_json.read_text()) if slurm_json.exists() else []:
+        rows.append((f"one Slurm refresh, {r['jobs']} jobs queued (squeue --json alone beside it)",
+                     f"{r['refresh_ms']:.0f} ms", f"{r['squeue_json_ms']:.0f} ms (squeue --json)", "-", "≤ 300 ms"))
     for st in stops:
         target = "≤ 1.5 s" if "cooperative" in st["name"] else f"≤ {st['grace_s'] + 1:g} s (grace + 1 s)"
         rows.append((f"{st['name']} (median of {st['n']})", f"{st['median_s']:.2f} s",
