@@ -101,6 +101,19 @@ def host_specs(args: argparse.Namespace, settings):
     return parse_hosts(raw if raw else list(settings.hosts))
 
 
+def local_opener(args: argparse.Namespace, settings):
+    """Opens this machine's sampler for the host ``local`` (live NVML, or --replay FILE)."""
+    def open_local():
+        from ..core.gpus.samplers import open_sampler
+
+        replay = getattr(args, "sub_replay", None) or getattr(args, "replay", None)
+        sampler = open_sampler(replay, fallback=False, proc_util_every_s=settings.process_util_interval).sampler
+        sampler.free_rule = settings.free_rule()
+        return sampler
+
+    return open_local
+
+
 def cmd_snapshot_hosts(args: argparse.Namespace) -> int:
     from ..core.gpus.processes import current_user
     from ..core.hosts.cluster import collect, host_json, ssh_options, totals
@@ -116,7 +129,7 @@ def cmd_snapshot_hosts(args: argparse.Namespace) -> int:
         return _fail("no hosts: pass --hosts gpu1,gpu2 or set [cluster] hosts", args.json)
     opts = ssh_options(settings, state_dir())
     states = collect(specs, opts, timeout=float(getattr(args, "timeout", None) or 20), me=current_user(),
-                     free_rule=settings.free_rule())
+                     free_rule=settings.free_rule(), open_local=local_opener(args, settings))
     tot = totals(states)
     if args.json:
         json.dump({"hosts": [host_json(st) for st in states],
@@ -163,7 +176,7 @@ def tui_cluster(args: argparse.Namespace, settings):
     if not specs:
         return None
     return Cluster(specs, ssh_options(settings, state_dir()), interval=settings.refresh_interval,
-                   me=current_user(), free_rule=settings.free_rule())
+                   me=current_user(), free_rule=settings.free_rule(), open_local=local_opener(args, settings))
 
 
 # -- runs on other hosts: the remote app does the work, over the host's master -----------------------
@@ -272,6 +285,14 @@ def remote_dispatch(args: argparse.Namespace, argv: list[str] | None) -> int | N
     if target is None:
         return None
     spec, run = target
+    from ..core.hosts.local import LOCAL_NAMES
+
+    if spec.name in LOCAL_NAMES:  # local:RUN is this machine's RUN
+        if cmd == "plot":
+            args.refs = [run]
+        else:
+            setattr(args, "ref" if cmd == "logs" else "run", run)
+        return None
     if cmd == "stop" and args.readonly:
         return _fail("read-only mode: stopping is disabled")
     settings = load_settings()
@@ -298,7 +319,11 @@ def cmd_runs_hosts(args: argparse.Namespace) -> int:
     opts = ssh_options(settings, state_dir())
 
     def one(spec):
+        from ..core.hosts.local import LOCAL_NAMES
+
         argv = ssh_argv(opts, spec, remote_line(opts.command_for(spec), ["runs", "--json"]))
+        if spec.name in LOCAL_NAMES:  # this machine: the same command, no SSH
+            argv = [sys.executable, "-m", "ftmllm_tui.cli", "runs", "--json"]
         try:
             p = subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:

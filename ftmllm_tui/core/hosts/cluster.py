@@ -13,9 +13,8 @@ from pathlib import Path
 from ftmllm_tui.core.gpus.snapshot import Snapshot
 from ftmllm_tui.core.gpus.summary import FreeRule
 from ftmllm_tui.core.hosts.link import HostLink, LinkState
+from ftmllm_tui.core.hosts.local import LOCAL_NAMES  # this machine as a row, no SSH
 from ftmllm_tui.core.hosts.ssh import HostSpec, SshOptions, parse_hosts
-
-LOCAL_NAMES = ("local", "localhost")
 
 
 def ssh_options(settings, state_dir: Path) -> SshOptions:
@@ -93,10 +92,18 @@ class Cluster:
 
     def __init__(self, specs: Sequence[HostSpec], opts: SshOptions, *, interval: float = 1.0,
                  on_change: Callable[[LinkState], None] | None = None, me: str = "?",
-                 free_rule: FreeRule = FreeRule()):
+                 free_rule: FreeRule = FreeRule(), open_local: Callable[[], object] | None = None):
+        """``open_local``: opens this machine's sampler, for a host named ``local`` (no SSH)."""
+        from ftmllm_tui.core.hosts.local import LocalLink
+
         self.opts = opts
-        self.links = {s.name: HostLink(s, opts, interval=interval, on_change=on_change, me=me,
-                                       free_rule=free_rule) for s in specs}
+        self.links: dict = {}
+        for s in specs:
+            if s.name in LOCAL_NAMES and open_local is not None:
+                self.links[s.name] = LocalLink(s, open_local, interval=interval, on_change=on_change)
+            else:
+                self.links[s.name] = HostLink(s, opts, interval=interval, on_change=on_change, me=me,
+                                              free_rule=free_rule)
 
     def start(self) -> Cluster:
         for link in self.links.values():
@@ -116,7 +123,8 @@ class Cluster:
 
 
 def collect(specs: Sequence[HostSpec], opts: SshOptions, *, timeout: float, interval: float = 1.0,
-            me: str = "?", free_rule: FreeRule = FreeRule()) -> list[LinkState]:
+            me: str = "?", free_rule: FreeRule = FreeRule(),
+            open_local: Callable[[], object] | None = None) -> list[LinkState]:
     """One snapshot per host (``snapshot --hosts``): waits until every host has data or has failed
     once, or until ``timeout``; the masters stay up for ControlPersist seconds for the next call."""
     done = threading.Event()
@@ -130,7 +138,8 @@ def collect(specs: Sequence[HostSpec], opts: SshOptions, *, timeout: float, inte
                 if len(settled) == len(specs):
                     done.set()
 
-    cluster = Cluster(specs, opts, interval=interval, on_change=changed, me=me, free_rule=free_rule)
+    cluster = Cluster(specs, opts, interval=interval, on_change=changed, me=me, free_rule=free_rule,
+                      open_local=open_local)
     cluster.start()
     done.wait(timeout)
     from dataclasses import replace

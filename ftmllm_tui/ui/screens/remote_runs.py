@@ -25,7 +25,10 @@ def remote_views(app) -> tuple[list, list[str]]:
         hit = _cache.get(id(app))
         if hit is not None and time.monotonic() - hit[0] < REMOTE_POLL_S:
             return hit[1], hit[2]
-    specs = [link.spec for link in cluster.links.values() if hasattr(link, "spec")]
+    from ...core.hosts.local import LOCAL_NAMES
+
+    specs = [link.spec for name, link in cluster.links.items()
+             if hasattr(link, "spec") and name not in LOCAL_NAMES]  # local runs are listed already
     views, errors = fetch_runs(cluster.opts, specs, timeout=20)
     with _lock:
         _cache[id(app)] = (time.monotonic(), views, errors)

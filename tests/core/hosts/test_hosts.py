@@ -214,3 +214,23 @@ def test_smi_loop_runs_a_stand_in_under_sh(tmp_path):
     finally:
         p.kill()
         p.wait()
+
+
+def test_local_is_a_host_without_ssh(tmp_path):
+    """`--hosts local,...`: this machine's sampler in its own thread, the same LinkState as a remote host;
+    a machine without a driver says so on its row."""
+    from ftmllm_tui.core.gpus.nvml import NvmlUnavailable
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler
+    from ftmllm_tui.core.hosts.cluster import collect, totals
+
+    opts = SshOptions(tmp_path / "ctl")
+    [st] = collect(parse_hosts("local"), opts, timeout=10, open_local=lambda: ReplaySampler(SYNTH))
+    assert (st.state, st.mode, len(st.snapshot.gpus), len(st.snapshot.free)) == ("up", "local", 8, 4)
+    assert totals([st]).line().startswith("4 of 8 GPUs free")
+
+    def no_driver():
+        raise NvmlUnavailable("no NVIDIA driver found")
+
+    [st] = collect(parse_hosts("local"), opts, timeout=10, open_local=no_driver)
+    assert st.state == "down" and st.error == "local: no NVIDIA driver found"
+    assert not (tmp_path / "ctl").exists()  # no SSH at all
