@@ -35,6 +35,24 @@ def add_parsers(sub) -> None:
     c.add_argument("--json", action="store_true", help="findings as JSON")
     c.add_argument("--max-findings", type=int, default=200, metavar="N",
                    help="findings printed per dataset (all are counted; default 200)")
+    dl = sub.add_parser(
+        "download", help="download a repo from the Hub (or HF_ENDPOINT) into the HF cache, as a job in tmux",
+        epilog="Runs huggingface_hub.snapshot_download in a tmux session like a run (it survives SSH), into the\n"
+               "cache in use (HF_HUB_CACHE ...), from HF_ENDPOINT when set; HF_TOKEN is passed the way runs get\n"
+               "secrets (never on disk). Progress (files, bytes, rate, ETA) shows in `runs`; stop it with `stop`;\n"
+               "starting it again resumes (finished files stay). Checks the size against free space first.\n\n"
+               "examples:\n"
+               "  ftmllm-tui download Qwen/Qwen2.5-VL-3B-Instruct\n"
+               "  HF_ENDPOINT=https://hf-mirror.com ftmllm-tui download llamafactory/RLHF-V --repo-type dataset\n"
+               "  ftmllm-tui download Qwen/Qwen2.5-VL-7B-Instruct --include '*.json' --include '*.safetensors'")
+    dl.add_argument("repo", metavar="REPO", help="ORG/NAME on the Hub")
+    dl.add_argument("--repo-type", choices=("model", "dataset"), default="model")
+    dl.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+    dl.add_argument("--include", action="append", default=[], metavar="GLOB",
+                    help="only files matching GLOB (repeatable)")
+    dl.add_argument("--name", default=None, help="the job's name (default: dl-NAME)")
+    dl.add_argument("--dry-run", action="store_true", help="show the plan (size, free space, cached) and exit")
+    dl.add_argument("--json", action="store_true", help="the plan (and the run id) as JSON")
 
 
 def _json_error(msg: str, code: int) -> int:
@@ -122,3 +140,61 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     if unreadable:
         return EXIT_ENV
     return EXIT_BAD if bad else EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from ..core.models.download import DownloadError, plan_download, start_download
+    from ..core.runs.tmux import TmuxError
+    from ..settings import load_settings
+
+    def fail(msg: str, code: int) -> int:
+        return _json_error(msg, code) if args.json else (print(f"ftmllm-tui: {msg}", file=sys.stderr) or code)
+
+    if getattr(args, "readonly", False):
+        return fail("read-only mode: downloading is disabled", EXIT_ENV)
+    settings = load_settings()
+    try:
+        plan = plan_download(args.repo, repo_type=args.repo_type, revision=args.revision, include=args.include)
+    except DownloadError as e:
+        return fail(str(e), EXIT_ENV)
+    out = {"ok": plan.ok, "repo_id": plan.repo_id, "repo_type": plan.repo_type, "commit": plan.commit,
+           "files": len(plan.files), "bytes": plan.total, "bytes_needed": plan.needed, "free": plan.free,
+           "cache_dir": str(plan.cache_dir), "endpoint": plan.endpoint, "already_cached": plan.already,
+           "snapshot": str(plan.snapshot()), "problems": plan.problems, "run_id": None}
+    if not args.json:
+        print(plan.summary())
+    if plan.already:
+        if args.json:
+            json.dump(out, sys.stdout)
+            sys.stdout.write("\n")
+        return EXIT_OK
+    if plan.problems:
+        if args.json:
+            out["error"] = "; ".join(plan.problems)
+            json.dump(out, sys.stdout)
+            sys.stdout.write("\n")
+        for p in plan.problems:
+            print(f"ftmllm-tui: {p}", file=sys.stderr)
+        return EXIT_BAD
+    if args.dry_run:
+        if args.json:
+            json.dump(out, sys.stdout)
+            sys.stdout.write("\n")
+        return EXIT_OK
+    from ..context import RunContext
+
+    ctx = RunContext.create(settings, tmux_socket=getattr(args, "tmux_socket", None))
+    try:
+        rec = start_download(plan, ctx.registry, ctx.tmux, name=args.name, pass_env=settings.pass_env)
+    except (TmuxError, OSError, RuntimeError) as e:
+        return fail(f"cannot start the download: {e}", EXIT_ENV)
+    out["run_id"] = rec.id
+    if args.json:
+        json.dump(out, sys.stdout)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    secrets = [k for k in rec.secret_env]
+    print(f"started in tmux session {rec.tmux_session}" + (f" (passing {', '.join(secrets)})" if secrets else ""))
+    print("progress: ftmllm-tui runs · stop: ftmllm-tui stop " + rec.id)
+    print(rec.id)
+    return EXIT_OK

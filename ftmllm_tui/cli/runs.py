@@ -191,7 +191,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
                     "step": v.progress.step, "total": v.progress.total,
                     "percentage": v.progress.percentage, "loss": v.progress.loss,
                     "eval_loss": v.progress.eval_loss,
-                    "remaining": v.progress.remaining if s.state in ("running", "starting") else None},
+                    "remaining": v.progress.remaining if s.state in ("running", "starting") else None,
+                    **({} if v.progress.bytes_total is None else {  # downloads: step/total are files
+                        "bytes_done": v.progress.bytes_done, "bytes_total": v.progress.bytes_total,
+                        "rate_bps": v.progress.rate})},
             })
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")

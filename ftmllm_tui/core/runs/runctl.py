@@ -31,6 +31,10 @@ class Progress:
     elapsed: str | None = None
     remaining: str | None = None
     log_mtime: float | None = None  # when trainer_log.jsonl last grew
+    # downloads (core/models/download.py): step/total are files, percentage is bytes
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+    rate: float | None = None  # bytes/s
 
 
 def read_progress(output_dir: str | None, tail_bytes: int = 16384) -> Progress | None:
@@ -126,6 +130,17 @@ def last_eval_loss(path: Path, end: int) -> float | None:
     return value
 
 
+def download_progress(run_dir: Path) -> Progress | None:
+    """A download job's progress.json (files, bytes, rate, ETA) as a Progress."""
+    from ftmllm_tui.core.models.download import eta_text, read_progress as read_download
+
+    p = read_download(run_dir)
+    if p is None:
+        return None
+    return Progress(step=p.files_done, total=p.files_total, percentage=p.percentage, remaining=eta_text(p.eta_s),
+                    log_mtime=p.mtime, bytes_done=p.bytes_done, bytes_total=p.bytes_total, rate=p.rate)
+
+
 def ended(state: str) -> bool:
     return state in ("finished", "failed", "stopped", "lost")
 
@@ -206,7 +221,8 @@ def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.
         status = RunStatus(record=rec, state=state, exit_code=exit_code, session_alive=alive,
                            pids=tuple(p.pid for p in procs), orphaned=bool(procs) and not alive,
                            runner_pid=runner[0] if runner else None, ended_at=ended_at)
-        prog = read_progress(rec.output_dir) if rec.kind == "train" else None
+        prog = read_progress(rec.output_dir) if rec.kind == "train" else (
+            download_progress(registry.dir(rec.id)) if rec.kind == "download" else None)
         stalled = bool(state == "running" and prog and prog.log_mtime
                        and now - prog.log_mtime > stall_minutes * 60)
         seen = None

@@ -1,0 +1,124 @@
+"""Downloads as jobs: the real huggingface_hub client in a real tmux session, against a local HTTP server that
+answers the Hub API paths (no network here). Interrupted with the safe stop, resumed, then 'already in the cache';
+a disk too small is refused before anything starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .conftest import cli
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from hubserver import Hub  # noqa: E402
+
+
+@pytest.fixture
+def hub():
+    h = Hub().start()
+    yield h
+    h.stop()
+
+
+def runs(env) -> dict:
+    r = cli(env, "runs", "--json")
+    assert r.returncode == 0, r.stderr
+    return {x["id"]: x for x in json.loads(r.stdout)}
+
+
+def until(cond, timeout=30.0, what=""):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"not reached in {timeout} s: {what}")
+
+
+def test_download_job_progress_stop_resume_and_already_cached(tmux_env, hub, tmp_path):
+    weights = {f"model-0000{i}-of-00003.safetensors": os.urandom(1 << 20) for i in (1, 2, 3)}
+    files = {"config.json": b'{"architectures": ["Qwen2ForCausalLM"]}', **weights}
+    sha = hub.add("Qwen/Tiny-VL", files)
+    hub.delay = 0.02  # the first weight file comes in ~0.3 s, the two others take ~5 s
+    hub.slow = {n: 0.3 for n in list(weights)[1:]}
+    cache = tmp_path / "hub"
+    env = dict(tmux_env, HF_ENDPOINT=hub.url, HF_HUB_CACHE=str(cache), HF_TOKEN="hf_not_on_disk_123",
+               HF_HUB_DISABLE_TELEMETRY="1")
+    r = cli(env, "download", "Qwen/Tiny-VL")
+    assert r.returncode == 0, r.stderr
+    run_id = r.stdout.strip().splitlines()[-1]
+    assert "4 files" in r.stdout and "HF_TOKEN" in r.stdout
+    # progress in `runs --json`: files and bytes
+    x = until(lambda: (v := runs(env).get(run_id)) and v["progress"] and v["progress"]["bytes_done"] and v,
+              what="progress")
+    assert x["kind"] == "download" and x["progress"]["bytes_total"] == sum(map(len, files.values()))
+    assert x["progress"]["total"] == 4
+    # interrupt after at least one weight file is in, before all are: the run's safe stop
+    snap = cache / "models--Qwen--Tiny-VL" / "snapshots" / sha
+    until(lambda: any((snap / n).exists() for n in weights), what="a first file")
+    r = cli(env, "stop", run_id, "--yes")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert runs(env)[run_id]["state"] == "stopped"
+    first = {n for n in weights if (snap / n).exists()}
+    log = (Path(env["XDG_STATE_HOME"]) / "ftmllm-tui" / "runs" / run_id / "console.log").read_text()
+    assert first and len(first) < 3, (first, log, r.stdout)
+    assert "interrupted; finished files stay in the cache" in log
+    # the token reached the server, and no file of the state dir holds it
+    for p in Path(env["XDG_STATE_HOME"]).rglob("*"):
+        if p.is_file():
+            assert b"hf_not_on_disk_123" not in p.read_bytes(), p
+    assert any(a == "Bearer hf_not_on_disk_123" for a in hub.auth)
+    # resume: only the missing files are fetched again
+    hub.delay, hub.slow = 0.0, {}
+    before = len(hub.requests)
+    r = cli(env, "download", "Qwen/Tiny-VL")
+    assert r.returncode == 0, r.stderr
+    assert f"{len(first) + 1} already in the cache" in r.stdout or f"{len(first)} already in the cache" in r.stdout
+    run2 = r.stdout.strip().splitlines()[-1]
+    x = until(lambda: (v := runs(env).get(run2)) and v["state"] in ("finished", "failed") and v, what="finished")
+    assert x["state"] == "finished" and x["progress"]["bytes_done"] == x["progress"]["bytes_total"]
+    fetched = {p.rsplit("/", 1)[-1] for m, p in hub.requests[before:] if m == "GET" and "/resolve/" in p}
+    assert fetched and not fetched & first, (fetched, first)
+    for n, data in files.items():
+        assert (snap / n).read_bytes() == data
+    # the third time: already in the cache, no job
+    r = cli(env, "download", "Qwen/Tiny-VL", "--json")
+    out = json.loads(r.stdout)
+    assert r.returncode == 0 and out["already_cached"] and out["run_id"] is None and out["snapshot"] == str(snap)
+
+
+def test_unknown_repo_and_no_hub(tmux_env, hub, tmp_path):
+    env = dict(tmux_env, HF_ENDPOINT=hub.url, HF_HUB_CACHE=str(tmp_path / "hub"))
+    r = cli(env, "download", "nobody/nothing", "--json")
+    assert r.returncode == 2 and "nobody/nothing is not on" in json.loads(r.stdout)["error"]
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens there
+    r = cli(env, "download", "Qwen/Tiny-VL")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot reach" in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_full_disk_is_refused_before_starting(tmux_env, hub, tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        hub.add("Qwen/Big", {"model.safetensors": b"\0" * (3 << 20)})
+        env = dict(tmux_env, HF_ENDPOINT=hub.url, HF_HUB_CACHE=str(small / "hub"))
+        r = cli(env, "download", "Qwen/Big")
+        assert r.returncode == 1
+        assert "needs 3.1 MB but only" in r.stderr and "free" in r.stderr
+        assert not any(m == "GET" and "/resolve/" in p for m, p in hub.requests)
+        assert not [x for x in runs(env).values() if x["kind"] == "download"]  # (other people's runs: external)
+    finally:
+        subprocess.run(["umount", str(small)])
