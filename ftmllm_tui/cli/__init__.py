@@ -401,7 +401,14 @@ def cmd_tui(args: argparse.Namespace) -> int:
         return _fail(str(e))
     opened.sampler.free_rule = settings.free_rule()
     banner = None
-    if opened.reason:
+    start_slurm = False
+    if opened.reason and cluster is None:  # no GPU here: a Slurm login node? (cli/slurm.py)
+        from .slurm import slurm_here
+
+        start_slurm = slurm_here(settings)
+    if opened.reason and start_slurm:
+        print(f"ftmllm-tui: {opened.reason}; Slurm answers: starting in the Slurm view (J)", file=sys.stderr)
+    elif opened.reason:
         banner = (f"{opened.reason[0].upper()}{opened.reason[1:]}. Showing a REPLAY of a real 2×H200 "
                   "recording; --replay FILE replays another.")
         print(f"ftmllm-tui: {opened.reason}; replaying a bundled recording (REPLAY)", file=sys.stderr)
@@ -426,6 +433,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
                      first=first, ctx=ctx, open_ref=args.open,
                      edit_path=getattr(args, "edit", None), theme=ui.theme, ascii_mode=ui.ascii_mode,
                      cluster=cluster)
+        app.start_slurm = start_slurm
         app.run(mouse=ui.mouse)
     except BaseException:
         if drew:
