@@ -250,6 +250,8 @@ class FtmApp(App):
             from .screens.cluster import start_cluster
 
             start_cluster(self)
+        if getattr(self, "start_slurm", False):  # no GPU here but Slurm answers: the cluster first
+            self.call_after_refresh(self.action_slurm)
         if self._open_ref:
             self.call_after_refresh(self.open_follow, self._open_ref)
         if self._edit_path:
