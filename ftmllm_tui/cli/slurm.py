@@ -269,3 +269,14 @@ def cmd_save_only(args: argparse.Namespace) -> int:
         print(f"{host}: saved and stopped ({n} trainer process{'es' if n != 1 else ''}, "
               f"{time.monotonic() - t0:.1f} s)")
     return EXIT_OK if not alive else EXIT_BAD
+
+
+def slurm_here(settings) -> bool:
+    """At start-up without a GPU: is this a Slurm login node whose controller answers? (then the TUI
+    starts in the Slurm view, without the REPLAY banner: the cluster is live data)."""
+    from ..core.slurm.query import detect
+
+    if settings.enabled == "false":
+        return False
+    on, _ = detect(settings.enabled, timeout=3.0)
+    return on
