@@ -122,3 +122,28 @@ def test_a_full_disk_is_refused_before_starting(tmux_env, hub, tmp_path):
         assert not [x for x in runs(env).values() if x["kind"] == "download"]  # (other people's runs: external)
     finally:
         subprocess.run(["umount", str(small)])
+
+
+async def test_d_in_the_models_view_plans_asks_and_starts_the_job(tmux_env, hub, tmp_path, monkeypatch):
+    from tests.conftest import FakeClock
+    from tests.ui.conftest import make_app, screen_text, until as ui_until
+
+    from ftmllm_tui.ui.screens.confirm import ConfirmScreen
+
+    sha = hub.add("Qwen/Tiny-VL", {"config.json": b"{}", "model.safetensors": b"\1" * 300_000})
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    app = make_app(FakeClock())
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.action_models()
+        await ui_until(pilot, lambda: getattr(app.screen, "report", None) is not None)
+        await pilot.press("d", *"Qwen/Tiny-VL", "enter")
+        await ui_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        text = "\n".join(screen_text(app))
+        assert "Download Qwen/Tiny-VL?" in text and "2 files, 300 KB" in text and app.focused.id == "cancel"
+        await pilot.press("tab", "enter")
+        snap = tmp_path / "hub" / "models--Qwen--Tiny-VL" / "snapshots" / sha / "model.safetensors"
+        await ui_until(pilot, lambda: snap.exists(), timeout=30)
+    x = until(lambda: [v for v in runs(tmux_env).values() if v["kind"] == "download" and v["state"] == "finished"],
+              what="the job finished")
+    assert x[0]["progress"]["total"] == 2

@@ -52,6 +52,7 @@ class ModelsScreen(Screen):
         Binding("u", "use", "Use in config",
                 tooltip="Fill model_name_or_path (adapter_name_or_path for an adapter) of the open config"),
         Binding("x", "delete", "Delete rev", tooltip="Delete a revision from the cache (your files only; asks first)"),
+        Binding("d", "download", "Download", tooltip="Download a repo into the cache as a job (tmux, resumable)"),
         Binding("f5", "rescan", "Rescan", tooltip="Read the caches again"),
         Binding("escape,g", "back", "Back", tooltip="Back to the previous view"),
     ]
@@ -243,6 +244,70 @@ class ModelsScreen(Screen):
             msg, sev = f"Delete failed: {e}", "error"
         self.app.call_from_thread(self.notify, msg, severity=sev, timeout=8)
         self.app.call_from_thread(self.action_rescan)
+
+    def action_download(self) -> None:
+        if self.app.ctx.readonly:
+            self.notify("Read-only mode: downloading is disabled", severity="warning", timeout=3)
+            return
+        from .confirm import PromptScreen
+
+        row = self.current()
+        value = row.repo.repo_id if row is not None and row.repo is not None else ""
+        self.app.push_screen(PromptScreen("Download from the Hub (HF_ENDPOINT when set) into the cache",
+                                          "ORG/NAME [--repo-type dataset] [--revision R] [--include GLOB]…", value),
+                             lambda v: v and self._plan_download(v))
+
+    @work(thread=True, exclusive=True, group="models-download", exit_on_error=False)
+    def _plan_download(self, line: str) -> None:
+        import argparse
+        import shlex
+
+        from ...core.models.download import DownloadError, plan_download
+
+        p = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+        p.add_argument("repo")
+        p.add_argument("--repo-type", choices=("model", "dataset"), default="model")
+        p.add_argument("--revision", default=None)
+        p.add_argument("--include", action="append", default=[])
+        try:
+            a = p.parse_args(shlex.split(line))
+        except (argparse.ArgumentError, ValueError, SystemExit) as e:
+            self.app.call_from_thread(self.notify, f"Cannot read {line!r}: {e}", severity="error", timeout=8)
+            return
+        self.app.call_from_thread(self.notify, f"Asking the Hub about {a.repo}…", timeout=3)
+        try:
+            plan = plan_download(a.repo, repo_type=a.repo_type, revision=a.revision, include=a.include)
+        except DownloadError as e:
+            self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10)
+            return
+        self.app.call_from_thread(self._confirm_download, plan)
+
+    def _confirm_download(self, plan) -> None:
+        from .confirm import ConfirmScreen
+
+        if plan.already:
+            self.notify(f"Already in the cache: {plan.snapshot()}", timeout=8)
+            return
+        if plan.problems:
+            self.notify("; ".join(plan.problems), severity="error", timeout=12)
+            return
+        body = plan.summary() + f"\n\nFrom {plan.endpoint} into {plan.cache_dir}, as a job in tmux: it survives the " \
+            "SSH link, its progress shows in Runs (r on the GPU view), x there stops it, starting it again resumes."
+        self.app.push_screen(ConfirmScreen(f"Download {plan.repo_id}?", body, yes="Download", danger=False),
+                             lambda yes: yes and self._start_download(plan))
+
+    @work(thread=True, exclusive=True, group="models-download", exit_on_error=False)
+    def _start_download(self, plan) -> None:
+        from ...core.models.download import start_download
+
+        ctx = self.app.ctx
+        try:
+            rec = start_download(plan, ctx.registry, ctx.tmux, pass_env=ctx.settings.pass_env)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self.notify, f"Cannot start the download: {e}", severity="error", timeout=10)
+            return
+        self.app.call_from_thread(self.notify, f"Downloading {plan.repo_id} in tmux session {rec.tmux_session}; "
+                                  "progress in Runs (r on the GPU view)", timeout=10)
 
     def action_back(self) -> None:
         self.app.pop_screen()
