@@ -48,6 +48,7 @@ def ws(tmp_path: Path) -> Path:
     (tmp_path / "data" / "dataset_info.json").write_text('{"alpaca_en_demo": {"file_name": "alpaca.json"}}\n')
     (tmp_path / "models" / "tiny").mkdir(parents=True)
     (tmp_path / "models" / "tiny" / "config.json").write_text('{"model_type": "qwen2"}\n')
+    (tmp_path / "models" / "tiny" / "model.safetensors").write_bytes(b"")  # a model folder has weights
     (tmp_path / "clean.yaml").write_text(CLEAN)
     return tmp_path
 

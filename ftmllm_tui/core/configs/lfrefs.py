@@ -77,7 +77,7 @@ def secrets(values: Mapping[str, Any], nodes: Mapping[str, tuple[yaml.Node, yaml
 def check(values: Mapping[str, Any], nodes: Mapping[str, tuple[yaml.Node, yaml.Node]], *, path: Path | None,
           workdir: Path | None, environ: Mapping[str, str] | None, command: str) -> list[Finding]:
     out = secrets(values, nodes)
-    out += _model(values, nodes, path, workdir)
+    out += _model(values, nodes, path, workdir, command)
     out += _adapters(values, nodes, path, workdir)
     out += _datasets(values, nodes, path, workdir, command)
     out += _deepspeed(values, nodes, path, workdir)
@@ -90,7 +90,19 @@ def _nearby_note(key: str, found: Path) -> str:
             "launch from the config's folder or write an absolute path")
 
 
-def _model(values, nodes, path, workdir) -> list[Finding]:
+WEIGHT_FILES = (".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json", ".pt", ".pth")
+
+
+def has_weights(folder: Path) -> bool:
+    """Whether a model folder holds weights (*.safetensors, *.bin or their index), not only config.json."""
+    try:
+        with os.scandir(folder) as it:
+            return any(e.name.endswith(WEIGHT_FILES) and not e.name.startswith("training_args") for e in it)
+    except OSError:
+        return True  # unreadable: say nothing rather than something false
+
+
+def _model(values, nodes, path, workdir, command: str = "train") -> list[Finding]:
     value = values.get("model_name_or_path")
     if not isinstance(value, str) or not value:
         return []
@@ -105,6 +117,12 @@ def _model(values, nodes, path, workdir) -> list[Finding]:
             return [_finding("warning", node, f"model_name_or_path {value} has no config.json",
                              "point it at the folder that holds config.json and the weights (for a Hugging Face "
                              "cache: .../snapshots/<revision>)", "model_name_or_path", "model-path")]
+        if not has_weights(found):
+            return [_finding("error" if command in ("train", "export") else "warning", node,
+                             f"model folder {value} has config.json but no weights (*.safetensors, *.bin or an "
+                             "index): loading it fails with \"no file named model.safetensors\"",
+                             "copy the weights there too, or point at the folder that has them",
+                             "model_name_or_path", "model-weights")]
         return [_finding("info", node, _nearby_note("model_name_or_path", found), key="model_name_or_path",
                          code="relative")] if nearby else []
     pick = "the editor's picker (F2) lists the models in the Hugging Face cache"

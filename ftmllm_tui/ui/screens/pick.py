@@ -33,9 +33,12 @@ class PickScreen(Dialog[Choice | None]):
     PickScreen #status { height: auto; max-height: 4; color: $text-muted; }
     """
 
-    def __init__(self, title: str, load: Callable[[], Found], *, query: str = "", hint: str = ""):
+    def __init__(self, title: str, load: Callable[[], Found], *, query: str = "", hint: str = "",
+                 typed: bool = False):
+        """``typed``: Enter with nothing matching takes the filter text as the value (a path, a hub id)."""
         super().__init__()
         self.title_text, self.load, self.initial_query, self.hint = title, load, query, hint
+        self.typed = typed
         self.found: Found | None = None
         self.shown: list[Choice] = []
 
@@ -90,6 +93,9 @@ class PickScreen(Dialog[Choice | None]):
         if opts:
             ol.highlighted = 0
         status = Text(f"{len(self.shown)} of {len(self.found.choices)}", style=PALETTE.muted)
+        typed = self.query_one("#filter", Input).value.strip()
+        if self.typed and typed and not self.shown:
+            status.append(f" · Enter uses “{typed}” as typed", style=PALETTE.accent)
         if self.hint:
             status.append(f" · {self.hint}", style=PALETTE.muted)
         for p in self.found.problems[:3]:
@@ -102,6 +108,10 @@ class PickScreen(Dialog[Choice | None]):
         ol = self.query_one("#options", OptionList)
         if ol.highlighted is not None and ol.highlighted < len(self.shown):
             self.dismiss(self.shown[ol.highlighted])
+            return
+        text = self.query_one("#filter", Input).value.strip()
+        if self.typed and text:  # nothing matches: the typed value as it is
+            self.dismiss(Choice(text, text, "typed", "typed"))
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

@@ -84,7 +84,10 @@ def ws(tmp_path: Path) -> Path:
     model = tmp_path / "models" / "qwen2.5-0.5b"
     model.mkdir(parents=True)
     (model / "config.json").write_text('{"model_type": "qwen2", "hidden_size": 896}\n')
+    (model / "model.safetensors").write_bytes(b"")
     (tmp_path / "models" / "no-config").mkdir()
+    (tmp_path / "models" / "config-only").mkdir()
+    (tmp_path / "models" / "config-only" / "config.json").write_text('{"model_type": "qwen2"}\n')
     (tmp_path / "ds_z2_config.json").write_text(json.dumps(DS_Z2, indent=2))
     z3 = dict(DS_Z2, zero_optimization={"stage": 3, "stage3_gather_16bit_weights_on_model_save": True})
     (tmp_path / "ds_z3_config.json").write_text(json.dumps(z3, indent=2))
@@ -406,6 +409,8 @@ REFS = [
      "model-path", "error", "model folder models/qwen2.5-7b does not exist", "picker"),
     ("model-without-config", "model_name_or_path: models/qwen2.5-0.5b", "model_name_or_path: models/no-config",
      "model-path", "warning", "has no config.json", "snapshots"),
+    ("model-without-weights", "model_name_or_path: models/qwen2.5-0.5b", "model_name_or_path: models/config-only",
+     "model-weights", "error", "has config.json but no weights", "copy the weights"),
     ("output-dir-is-a-file", "output_dir: saves/qwen2.5-0.5b/lora/sft", "output_dir: saves/a-file",
      "output-dir", "error", "output_dir saves/a-file is a file", "name a folder"),
     ("dataset-dir-missing", "dataset_dir: data", "dataset_dir: datasets", "dataset-dir", "warning",
@@ -504,3 +509,15 @@ finetuning_type: lora
     assert f.severity == "warning" and f.line == 2 and "does not exist (yet)" in f.message
     f = one(check(ws, chat.replace("not-trained-yet", "a-file"), command="chat"), "adapter-path")
     assert f.severity == "warning" and "adapter_config.json" in f.message
+
+
+def test_a_model_without_weights_is_a_warning_for_chat(ws):
+    text = "model_name_or_path: models/config-only\ntemplate: qwen\n"
+    f = one(check(ws, text, command="chat"), "model-weights")
+    assert f.severity == "warning"
+    for name in ("model-00001-of-00002.safetensors", "pytorch_model.bin", "model.safetensors.index.json"):
+        folder = ws / "models" / name.replace(".", "-")
+        folder.mkdir()
+        (folder / "config.json").write_text("{}")
+        (folder / name).write_bytes(b"")
+        assert not [x for x in check(ws, f"model_name_or_path: {folder}\n").findings if x.code == "model-weights"]

@@ -123,11 +123,25 @@ class ValuesPart:
         values = self.report.values if self.report else {}
         here = self.path.parent
         workdir = self.workdir
+        typed = False  # Enter with no match takes the typed text (a path, a hub id)
         if key == "model_name_or_path":
+            folders = list(dict.fromkeys([workdir / "models", here / "models", Path.home() / "models",
+                                          *(Path(d).expanduser() for d in self.app.ctx.settings.dirs)]))
+
             def load() -> pickers.Found:  # runs in the picker's thread: stat calls included
-                extra = [p for p in (workdir / "models", here / "models", Path.home() / "models") if p.is_dir()]
-                return pickers.models(os.environ, extra)
-            hint = f"cache: {pickers.hf_cache_dir(os.environ)}"
+                extra = [p for p in folders if p.is_dir()]
+                found = pickers.models(os.environ, extra)
+                if not found.choices:  # say where it looked
+                    missing = [str(p) for p in folders if p not in extra]
+                    looked = (f"model folders looked in: {', '.join(map(str, extra)) or 'none exist'}"
+                              + (f" (not there: {', '.join(missing)})" if missing else ""))
+                    found = pickers.Found((), (*found.problems, looked,
+                                               "add folders with the setting models.dirs, or type a path or a hub "
+                                               "id and press Enter"))
+                return found
+            hint = (f"Hugging Face cache {pickers.hf_cache_dir(os.environ)} · folders "
+                    + ", ".join(str(p) for p in folders) + " · Enter on a typed path takes it")
+            typed = True
         elif key == "adapter_name_or_path":
             out = values.get("output_dir")
 
@@ -136,7 +150,8 @@ class ValuesPart:
                 if isinstance(out, str):
                     roots.append(Path(out).expanduser().parent)
                 return pickers.adapters(roots)
-            hint = "folders with adapter_config.json"
+            hint = "folders with adapter_config.json · Enter on a typed path takes it"
+            typed = True
         elif key in ("dataset", "eval_dataset"):
             raw = str(values.get("dataset_dir", "data"))
 
@@ -157,4 +172,4 @@ class ValuesPart:
                 self.set_value(key, c.value)
                 self.query_one(YamlEditor).focus()
 
-        self.app.push_screen(PickScreen(f"Pick {key}", load, hint=hint), chosen)
+        self.app.push_screen(PickScreen(f"Pick {key}", load, hint=hint, typed=typed), chosen)
