@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -180,6 +181,23 @@ class FtmApp(App):
                                       severity="warning", timeout=10)
 
         self.run_worker(save, thread=True, exit_on_error=False, group="save-theme")
+
+    # -- keys in order (see ui/driver.py: the driver hands over the next key when this one settled) -------
+    async def on_event(self, event) -> None:
+        await super().on_event(event)
+        if isinstance(event, events.Key) and not event.is_forwarded:  # taken by the App (a priority binding)
+            self._key_settled(event)
+
+    def post_message(self, message: Message) -> bool:
+        posted = super().post_message(message)
+        if isinstance(message, events.Key) and message.is_forwarded:  # back at the App: its binding runs next
+            self._key_settled(message)
+        return posted
+
+    def _key_settled(self, event) -> None:
+        settled = getattr(self._driver, "key_settled", None)
+        if settled is not None:
+            settled(event)
 
     def pick_theme(self) -> None:
         """The theme picker (command palette with the themes, their description and file)."""
