@@ -24,6 +24,8 @@ def add_parsers(sub) -> None:
                "  ftmllm-tui slurm --json | jq '.nodes[] | {name, gpus_free}'")
     s.add_argument("--json", action="store_true", help="JSON: nodes, partitions, jobs, finished jobs")
     s.add_argument("--all", action="store_true", help="everybody's jobs, not only yours")
+    s.add_argument("--usage", metavar="JOB", help="GPU usage of a running job of yours, on each of its nodes "
+                   "(srun --overlap: the app's snapshot there, else nvidia-smi)")
 
 
 def add_launch_options(la) -> None:
@@ -91,6 +93,8 @@ def cmd_slurm(args: argparse.Namespace) -> int:
     on, why = detect(settings.enabled)
     if not on:
         return _fail(f"Slurm mode is off: {why}", EXIT_ENV, args.json)
+    if args.usage:
+        return cmd_usage(args)
     try:
         state = read_cluster()
     except SlurmError as e:
@@ -149,6 +153,43 @@ def cmd_slurm(args: argparse.Namespace) -> int:
         print(f"ftmllm-tui: {p}", file=sys.stderr)
     print("\n".join(out))
     return EXIT_OK
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    from ..core.slurm.query import SlurmError
+    from ..core.slurm.stop import job_now
+    from ..core.slurm.usage import job_gpu_usage
+
+    try:
+        job = job_now(args.usage)
+        if job is None or job.state != "RUNNING":
+            return _fail(f"job {args.usage} is not running" + (f" ({job.state.lower()})" if job else ""),
+                         EXIT_BAD, args.json)
+        nodes = job_gpu_usage(job.id, job.nodes, run_id=job.run_id)
+    except SlurmError as e:
+        return _fail(str(e), EXIT_ENV, args.json)
+    if args.json:
+        json.dump([{"node": n.node, "source": n.source, "error": n.error or None,
+                    "gpus": [vars(g) for g in n.gpus], "processes": list(n.processes)} for n in nodes],
+                  sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    for n in nodes:
+        print(usage_text(n))
+    return EXIT_OK
+
+
+def usage_text(n) -> str:
+    lines = [f"{n.node}: " + (n.error if n.error else f"{len(n.gpus)} GPU(s) ({n.source})")]
+    for g in n.gpus:
+        mem = (f"{g.mem_used_mib / 1024:.1f}/{g.mem_total_mib / 1024:.0f}G"
+               if g.mem_used_mib is not None and g.mem_total_mib else "-")
+        util = "-" if g.util_pct is None else f"{g.util_pct:.0f}%"
+        lines.append(f"  GPU {g.index} {g.name:<14} util {util:>4}  mem {mem}")
+    for p in n.processes:
+        lines.append(f"  pid {p.get('pid')} GPU {p.get('gpu')} {p.get('user')} "
+                     f"{(p.get('gpu_memory_bytes') or 0) / 2**30:.1f}G {str(p.get('command'))[:60]}")
+    return "\n".join(lines)
 
 
 # -- launch --slurm ---------------------------------------------------------------------------------

@@ -271,6 +271,26 @@ def test_multinode_script_environment_with_two_tasks_on_one_node(cluster, senv, 
     assert (reg.dir(rec.id) / "exit_code").read_text().strip() == "0"
 
 
+def test_gpu_usage_of_a_running_job_through_srun_overlap(cluster, senv, tmp_path, monkeypatch):
+    """srun --jobid --overlap into a real running job: the app's snapshot there (a recording stands in
+    for NVML: this machine has no GPU), and without one the clear 'neither works' line."""
+    from ftmllm_tui.core.gpus.samplers import bundled_recording
+    from ftmllm_tui.core.slurm.usage import job_gpu_usage
+
+    monkeypatch.setenv("SLURM_CONF", str(cluster.conf))
+    job = sbatch(cluster, tmp_path, "--gres=gpu:2")
+    wait(lambda: cluster.run("squeue", "-h", "-j", job, "-o", "%T").stdout.strip() == "RUNNING", 30,
+         what="the job running")
+    (node,) = job_gpu_usage(job, 1, snapshot_args=("snapshot", "--json", "--replay", str(bundled_recording())))
+    assert node.source == "app" and len(node.gpus) == 2 and node.gpus[0].name == "NVIDIA H200"
+    r = cli(senv, "slurm", "--usage", job)
+    assert r.returncode == 0 and "neither ftmllm-tui nor nvidia-smi works on this node" in r.stdout, r.stdout
+    assert "no NVIDIA driver" in r.stdout
+    held = sbatch(cluster, tmp_path, "--hold")
+    r = cli(senv, "slurm", "--usage", held, "--json")
+    assert r.returncode == 1 and "not running (pending)" in json.loads(r.stdout)["error"]
+
+
 # -- the real LLaMA-Factory as a Slurm job ------------------------------------------------------------
 
 def _build(tmp_path: Path) -> Path:
@@ -396,6 +416,10 @@ async def test_slurm_view_shows_nodes_jobs_reasons_and_stops_only_after_confirmi
         assert "GPUs held: root 3" in text and "accounting is off" in text
         screen = app.screen
         screen.query_one("#sjobs").move_cursor_to_key(run_job)
+        await pilot.press("u")  # GPU usage, on demand: srun --overlap into the job
+        await until(pilot, lambda: "neither ftmllm-tui nor nvidia-smi" in "\n".join(screen_text(app)), 30)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SlurmScreen))
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, SlurmStopScreen))
         assert app.focused.id == "cancel"

@@ -101,6 +101,7 @@ class SlurmScreen(Screen):
         Binding("a", "toggle_all", "All jobs", tooltip="Your jobs / everybody's jobs (toggle)"),
         Binding("l", "follow", "Follow", tooltip="Follow the job: the run's log, progress and loss (Enter too)"),
         Binding("x", "stop", "Stop", tooltip="Stop the selected job through Slurm (only your own jobs)"),
+        Binding("u", "usage", "GPU use", tooltip="GPU usage of the selected running job, on its nodes (srun --overlap; on demand)"),
         Binding("n", "submit", "Submit", tooltip="Submit a LLaMA-Factory run to Slurm (the sbatch script, editable)"),
         Binding("tab", "switch_table", "Nodes/Jobs", show=False, tooltip="Move between the nodes and the jobs"),
         Binding("R", "refresh_now", "Refresh", show=False, tooltip="Ask Slurm now (otherwise every [slurm] refresh_s)"),
@@ -346,6 +347,15 @@ class SlurmScreen(Screen):
         rec = self.data.runs.get(j.run_id or "", (None, None))[0]
         self.app.push_screen(SlurmStopScreen(j, rec), lambda _r: self.poll())
 
+    def action_usage(self) -> None:
+        j = self.selected_job()
+        if j is None:
+            return
+        if j.state != "RUNNING":
+            self.notify(f"job {j.id} is {j.state.lower()}: GPU usage needs a running job", timeout=3)
+            return
+        self.app.push_screen(SlurmUsageScreen(j))
+
     def action_submit(self) -> None:
         if self.app.ctx.readonly:
             self.notify("Read-only mode: submitting is disabled", severity="warning", timeout=3)
@@ -475,6 +485,68 @@ class SlurmStopScreen(Dialog[bool]):
                         "the current wait.", timeout=4)
             return
         self.dismiss(self.done)
+
+
+class SlurmUsageScreen(Dialog[None]):
+    """A running job's GPUs on each of its nodes, asked once (srun --jobid --overlap)."""
+
+    HELP_TITLE = "GPU usage of a Slurm job"
+    BINDINGS = [Binding("escape", "close", "Close")]
+    DEFAULT_CSS = """
+    SlurmUsageScreen { align: center middle; }
+    SlurmUsageScreen > #dlg { width: 100; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; background: $surface; padding: 0 1; }
+    SlurmUsageScreen #ubody { height: auto; max-height: 100%; }
+    SlurmUsageScreen #buttons { dock: bottom; height: 1; margin-top: 1; }
+    """
+
+    def __init__(self, job: Job):
+        super().__init__()
+        self.job = job
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dlg") as v:
+            v.border_title = f"GPU usage of job {self.job.id} ({self.job.name})"
+            with VerticalScroll(id="ubody"):
+                yield Static(Text(f"srun --jobid={self.job.id} --overlap on {self.job.nodes} node(s)…",
+                                  style=PALETTE.muted), id="usage")
+            with Horizontal(id="buttons"):
+                yield Button("Close", id="close", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+        self._ask()
+
+    @work(thread=True, exclusive=True, group="slurm-usage")
+    def _ask(self) -> None:
+        from ...core.slurm.usage import job_gpu_usage
+
+        try:
+            nodes = job_gpu_usage(self.job.id, self.job.nodes, run_id=self.job.run_id)
+            t = Text()
+            for n in nodes:
+                t.append(f"{n.node}: ", style="bold")
+                if n.error:
+                    t.append(n.error + "\n", style=PALETTE.warning)
+                    continue
+                t.append(f"{len(n.gpus)} GPU(s) ({n.source})\n", style=PALETTE.muted)
+                for g in n.gpus:
+                    util = "-" if g.util_pct is None else f"{g.util_pct:.0f}%"
+                    mem = (f"{g.mem_used_mib / 1024:.1f}/{g.mem_total_mib / 1024:.0f}G"
+                           if g.mem_used_mib is not None and g.mem_total_mib else "-")
+                    t.append(f"  GPU {g.index} {g.name:<14} util {util:>4}  mem {mem}\n")
+                for p in n.processes:
+                    t.append(f"  pid {p.get('pid')} GPU {p.get('gpu')} {p.get('user')} "
+                             f"{(p.get('gpu_memory_bytes') or 0) / 2**30:.1f}G\n", style=PALETTE.muted)
+        except SlurmError as e:
+            t = Text(str(e), style=PALETTE.danger)
+        self.app.call_from_thread(self.query_one("#usage", Static).update, t)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 def open_slurm(app) -> None:

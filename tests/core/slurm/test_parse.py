@@ -171,3 +171,19 @@ def test_run_states_from_the_queue():
     stopped = RunRecord(**{**rec.__dict__, "stop_requested_at": 1.0})
     assert derive_state(stopped, exit_code=130, job=None, queue_ok=True) == "stopped"
     assert Path  # (imported for type hints in helpers)
+
+
+def test_usage_output_per_node_app_smi_and_neither():
+    from ftmllm_tui.core.slurm.usage import parse_usage
+
+    snap = '{"gpus": [{"index": 0, "name": "H200", "utilization_pct": 80, "memory_used_bytes": 2147483648, ' \
+           '"memory_total_bytes": 150754820096}], "processes": [{"pid": 5, "gpu": 0, "run": "r1"}, ' \
+           '{"pid": 6, "gpu": 0, "run": null}]}'
+    lines = ["0: @node g01"] + [f"0: {ln}" for ln in snap.split("\n")]
+    lines += ["1: @node g02", "1: @app no NVIDIA driver found", "1: @smi", "1: 0, NVIDIA A100, 55, 1024, 81920"]
+    lines += ["2: @node g03", "2: @app boom", "2: @smi", "2: sh: nvidia-smi: not found", "2: @none neither works"]
+    a, b, c = parse_usage("\n".join(lines), run_id="r1")
+    assert (a.node, a.source, a.gpus[0].util_pct, round(a.gpus[0].mem_used_mib)) == ("g01", "app", 80, 2048)
+    assert [p["pid"] for p in a.processes] == [5]
+    assert (b.node, b.source, b.gpus[0].name, b.gpus[0].mem_total_mib) == ("g02", "nvidia-smi", "NVIDIA A100", 81920)
+    assert c.node == "g03" and not c.gpus and "neither works" in c.error and "boom" in c.error
