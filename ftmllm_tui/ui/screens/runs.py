@@ -45,6 +45,9 @@ def run_cells(v: RunView, now: float) -> dict[str, Text]:
         state.append(" orphans", style=PALETTE.state("orphans"))
     if s.state == "failed" and s.exit_code is not None:
         state.append(f" ({s.exit_code})", style=PALETTE.muted)
+    job = getattr(v, "slurm_job", None)
+    if job is not None and job.pending and job.reason:  # a Slurm run waiting in the queue
+        state.append(f" ({job.reason})", style=PALETTE.muted)
     if r.saved_adapter:  # stop and save wrote the model
         state.append(" saved", style=PALETTE.state("finished"))
     p = v.progress
@@ -60,7 +63,7 @@ def run_cells(v: RunView, now: float) -> dict[str, Text]:
         name.append(" (external)", style=PALETTE.muted)
     started = time.strftime("%m-%d %H:%M", time.localtime(r.created_at)) if r.created_at else "-"
     host = r.host if ":" in r.id else ""  # another host's run (core/hosts/runs.py)
-    return {"host": Text(host, style="bold"), "name": name, "kind": Text(r.kind), "state": state, "gpus": Text(gpus_label(r.gpus)),
+    return {"host": Text(host, style="bold"), "name": name, "kind": Text(r.kind), "state": state, "gpus": Text(f"job {r.slurm_job}" if r.slurm_job else gpus_label(r.gpus)),
             "progress": prog, "loss": loss, "elapsed": Text(fmt.duration(run_duration(v, now))),
             "eta": Text(eta or "-"), "user": Text(r.user or "?"), "started": Text(started, style=PALETTE.muted),
             "id": Text(r.id, style=PALETTE.muted), "output": Text(r.output_dir or "-", style=PALETTE.muted)}
