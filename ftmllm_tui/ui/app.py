@@ -370,6 +370,12 @@ class FtmApp(App):
         if self.ctx.readonly:
             self.notify("Read-only mode: launching is disabled", severity="warning", timeout=3)
             return
+        if getattr(self, "start_slurm", False) and from_record is None:  # a Slurm login node: runs go to Slurm
+            from .screens.slurm_submit import SlurmSubmitScreen
+
+            config = initial.get("config")
+            self.push_screen(SlurmSubmitScreen(config=str(config) if config else None))
+            return
         from .screens.launch import LaunchScreen
 
         screen = LaunchScreen.from_record(from_record) if from_record is not None else LaunchScreen(**initial)
