@@ -168,6 +168,8 @@ def hosts_text(states) -> str:
 
 def tui_cluster(args: argparse.Namespace, settings):
     """The Cluster the TUI shows (not started), or None without hosts. ValueError: a bad host."""
+    if not (getattr(args, "sub_hosts", None) or getattr(args, "hosts", None) or settings.hosts):
+        return None  # this host only: the SSH and cluster modules are not loaded
     from ..core.gpus.processes import current_user
     from ..core.hosts.cluster import Cluster, ssh_options
     from ..settings import state_dir

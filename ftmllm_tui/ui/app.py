@@ -18,7 +18,6 @@ from ..core.gpus.samplers import Sampler
 from ..core.gpus.snapshot import Snapshot
 from ..context import RunContext
 from ..settings import MAX_INTERVAL_S, MIN_INTERVAL_S, Settings
-from .screens.help import HelpScreen
 from .screens.home import HomeScreen
 
 INTERVALS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
@@ -149,13 +148,15 @@ class FtmApp(App):
         return editor_theme(spec) if spec is not None else None
 
     def _theme_changed(self, theme) -> None:
+        import sys
+
         from .palette import PALETTE
-        from .widgets.yaml_editor import YamlEditor
 
         if PALETTE.theme_name != theme.name:  # switched by Textual's own theme command
             self._apply_palette(theme.name)
+        yaml_editor = sys.modules.get(f"{__package__}.widgets.yaml_editor")  # loaded once an editor opened
         for screen in self.screen_stack:
-            for editor in screen.query(YamlEditor):
+            for editor in screen.query(yaml_editor.YamlEditor) if yaml_editor is not None else ():
                 editor.use_theme(self.editor_theme())
             restyle = getattr(screen, "restyle", None)
             if restyle is not None:
@@ -450,9 +451,12 @@ class FtmApp(App):
         self.push_screen(EditorScreen(path))
 
     def unsaved_editors(self) -> list:
-        from .screens.editor import EditorScreen
+        import sys
 
-        return [s for s in self.screen_stack if isinstance(s, EditorScreen) and s.modified]
+        editor = sys.modules.get(f"{__package__}.screens.editor.screen")
+        if editor is None:  # no editor was ever opened: quitting does not load the editor's modules
+            return []
+        return [s for s in self.screen_stack if isinstance(s, editor.EditorScreen) and s.modified]
 
     async def action_quit(self) -> None:
         dirty = self.unsaved_editors()
@@ -471,13 +475,8 @@ class FtmApp(App):
 
     async def action_ctrl_c(self) -> None:
         """ctrl+c copies in a text field with a selection (the editor), and quits everywhere else."""
-        from textual.widgets import Input, TextArea
-
-        w = self.focused
-        if isinstance(w, TextArea) and w.selected_text:
-            w.action_copy()
-            return
-        if isinstance(w, Input) and w.selected_text:
+        w = self.focused  # an Input or a TextArea (not imported here: the home view never loads TextArea)
+        if getattr(w, "selected_text", None) and hasattr(w, "action_copy"):
             w.action_copy()
             return
         await self.action_quit()
@@ -514,6 +513,8 @@ class FtmApp(App):
         self._show()
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +185,9 @@ def _read(path_or_res, label: str, warnings: list[str]) -> dict[str, Any] | None
 
 
 def builtin_files() -> list:
-    folder = resources.files("ftmllm_tui") / "themes"  # the top-level themes/ (a link in a checkout)
+    # the top-level themes/ (a link in a checkout, package data when installed); a plain path, not
+    # importlib.resources, whose readers load zipfile & co. into the home view for nothing
+    folder = Path(__file__).resolve().parents[1] / "themes"
     return sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
 
 
