@@ -81,7 +81,8 @@ class BodyScroll(VerticalScroll):
 
 class LaunchScreen(Dialog[RunRecord | None]):
     HELP_TITLE = "Launch a run"
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+y", "copy", "Copy command")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+y", "copy", "Copy command"),
+                Binding("f6", "slurm", "Slurm", tooltip="Submit this config to Slurm instead (the sbatch script)")]
     # The fields are docked at the top and the buttons at the bottom: both always on screen (80x24 included);
     # the GPU table and the command/problems between them scroll.
     DEFAULT_CSS = """
@@ -169,6 +170,16 @@ class LaunchScreen(Dialog[RunRecord | None]):
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
         self._schedule()
+        if getattr(self.app, "start_slurm", False):  # a Slurm login node: runs go to Slurm
+            self.call_after_refresh(self.action_slurm)
+
+    def action_slurm(self) -> None:
+        """The Slurm mode of this dialog: the same config, submitted with an editable sbatch script."""
+        from .slurm_submit import SlurmSubmitScreen
+
+        config = self.query_one("#config", Input).value.strip()
+        self.dismiss(None)
+        self.app.push_screen(SlurmSubmitScreen(config=config or None))
 
     @on(Input.Changed)
     @on(Select.Changed)
