@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 
 from ...core import fmt
 from ...core.background import BackgroundCaller
@@ -88,9 +88,10 @@ STATE_ORDER = ("running", "starting", "failed", "stopped", "lost", "finished")
 
 
 def fit_columns(width: int, natural: dict[str, int], *, with_output: bool = True,
-                with_host: bool = False) -> dict[str, int]:
+                with_host: bool = False, keep: str | None = None) -> dict[str, int]:
     """Column widths for ``width`` cells (one space before each column): the low-value columns
-    go first, NAME gives way down to its minimum, and what is left over goes to OUTPUT."""
+    go first (never ``keep``, the sorted one), NAME gives way down to its minimum, and what is left
+    over goes to OUTPUT."""
     w = {k: max(MIN.get(k, 0), min(MAX.get(k, 999), max(len(LABELS[k]), natural.get(k, 0))))
          for k in ORDER if k != "output" and (k != "host" or with_host)}
 
@@ -101,7 +102,8 @@ def fit_columns(width: int, natural: dict[str, int], *, with_output: bool = True
         if total() <= width:
             break
         if how == "drop":
-            w.pop(str(what), None)
+            if what != keep:  # the sorted column stays: a sort by a column you cannot see is a puzzle
+                w.pop(str(what), None)
             continue
         for k in ("name", "state", "progress"):  # shrink, NAME first, down to the stage's floor
             floor = max(MIN[k], int(what)) if k == "name" else MIN[k]
@@ -160,6 +162,14 @@ def fmt_seconds(text: str) -> float | None:
     return days * 86400 + secs
 
 
+def run_matches(v: RunView, words: list[str]) -> bool:
+    """Whether every word (lower case) is in the run's name, id, kind, state, user, config or output_dir."""
+    r, s = v.status.record, v.status
+    hay = " ".join(str(x) for x in (r.name, r.id, r.kind, s.state, r.user, r.config or "", r.output_dir or "",
+                                    r.host, "saved" if r.saved_adapter else "")).lower()
+    return all(w in hay for w in words)
+
+
 def sort_views(views: list[RunView], key: str | None, reverse: bool, now: float) -> list[RunView]:
     """Views by a column; None: as recorded (newest first). Runs with no value stay at the end."""
     if key is None:
@@ -191,7 +201,8 @@ class RunsTable(FastTable):
                 if not c["host"].plain:
                     c["host"] = Text("local", style=PALETTE.muted)
         widths = fit_columns(self.size.width, natural,
-                             with_output=any(c["output"].plain != "-" for c in cells.values()), with_host=remote)
+                             with_output=any(c["output"].plain != "-" for c in cells.values()), with_host=remote,
+                             keep=self.sort_key)
         cols = []
         for k in ORDER:
             if k not in widths:
@@ -239,6 +250,9 @@ class RunsScreen(Screen):
         Binding("d", "forget", "Forget", show=False, tooltip="Forget the record of an ended run"),
         Binding("s", "sort_next", "Sort", show=False, tooltip="Sort by the next column (then: as recorded)"),
         Binding("S", "sort_reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
+        Binding("slash", "filter", "Filter", show=False,
+                tooltip="Filter the runs: name, id, kind, state, user, config, output_dir (every word must match)"),
+        Binding("escape", "clear_filter", "Clear filter", tooltip="Clear the filter (shown while one is set)"),
         # Esc goes back to the view below, and the footer names it (one binding shows at a time)
         Binding("escape", "back('GPUs')", "GPUs", tooltip="Back to GPUs & processes"),
         Binding("escape", "back('Editor')", "Editor", tooltip="Back to the editor this view was opened from"),
@@ -249,6 +263,8 @@ class RunsScreen(Screen):
     #runbar { height: 1; width: 1fr; padding: 0 1; background: $panel; }
     #rundetail { height: auto; max-height: 4; width: 1fr; padding: 0 1; color: $text-muted; }
     RunsScreen.-tall #rundetail { max-height: 12; }
+    RunsScreen #runfilter { dock: bottom; display: none; height: 1; background: $boost; }
+    RunsScreen #runfilter.-shown { display: block; }
     """
     TALL = 40  # from this many rows the detail under the table shows the whole record
 
@@ -263,6 +279,8 @@ class RunsScreen(Screen):
         yield TextLine(id="runbar")
         yield RunsTable(id="runs")
         yield TextLines(id="rundetail")
+        yield Input(placeholder="filter runs: name, id, kind, state, user, config (Enter keeps it, Esc clears)",
+                    id="runfilter", compact=True)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -282,8 +300,10 @@ class RunsScreen(Screen):
         bindings only the one naming the view below is active."""
         if self.app.ctx.readonly and action in ("launch", "stop", "relaunch", "forget", "swanlab"):
             return False
-        if action == "back":
-            return bool(parameters) and parameters[0] == self.below()
+        if action == "back":  # while a filter is set, Esc clears it first
+            return not self.filter_active() and bool(parameters) and parameters[0] == self.below()
+        if action == "clear_filter":
+            return self.filter_active()
         return True
 
     def below(self) -> str:
@@ -344,6 +364,9 @@ class RunsScreen(Screen):
         now = time.time()
         table = self.query_one(RunsTable)
         cells = {}
+        words = self.filter_text().lower().split()
+        if words:
+            views = [v for v in views if run_matches(v, words)]
         for v in views:
             c = run_cells(v, now)
             if v.status.record.id in self.marked:
@@ -407,9 +430,49 @@ class RunsScreen(Screen):
             t.append(f"  sort {label}{arrow}", style=PALETTE.muted)
         elif table.sort_reverse:
             t.append("  oldest first", style=PALETTE.muted)
+        if self.filter_text():
+            n = sum(1 for v in self.views if run_matches(v, self.filter_text().lower().split()))
+            t.append(f"  filter “{self.filter_text()}” {n} of {len(self.views)}", style=f"bold {PALETTE.warning}")
         if self.app.ctx.readonly:
             t.append("  READ-ONLY", style=f"bold {PALETTE.warning}")
         self.query_one("#runbar", TextLine).show(t)
+
+    # -- filter ------------------------------------------------------------------------------------
+    def filter_text(self) -> str:
+        return self.query_one("#runfilter", Input).value.strip() if self.is_mounted else ""
+
+    def filter_active(self) -> bool:
+        if not self.is_mounted:
+            return False
+        box = self.query_one("#runfilter", Input)
+        return box.has_class("-shown") or bool(box.value.strip())
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runfilter", Input)
+        box.add_class("-shown")
+        box.focus()
+        self.refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#runfilter", Input)
+        box.value = ""
+        box.remove_class("-shown")
+        self.query_one(RunsTable).focus()
+        self._show(self.views, self._problems)
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#runfilter")
+    def _filter_changed(self, _event) -> None:
+        self._show(self.views, self._problems)
+        self.refresh_bindings()
+
+    @on(Input.Submitted, "#runfilter")
+    def _filter_kept(self, _event) -> None:
+        box = self.query_one("#runfilter", Input)
+        if not box.value.strip():
+            box.remove_class("-shown")
+        self.query_one(RunsTable).focus()
+        self.refresh_bindings()
 
     def selected(self) -> RunView | None:
         key = self.query_one(RunsTable).cursor_key
