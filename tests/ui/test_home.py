@@ -270,3 +270,30 @@ async def test_wide_terminal_grows_the_bars(clock):
         await pilot.pause()
         row = app.screen.query(GpuRow).first()
         assert row.text.plain.count("█") + row.text.plain.count("·") > 60  # util + memory bars, not 22 cells
+
+
+async def test_no_driver_banner_hides_with_x_or_a_click_for_the_session(clock):
+    """At 80x24 the banner takes two rows of the process table: x (or a click on it) hides it, and a
+    home view made later in the session (e.g. after showing another host) does not bring it back."""
+    from ftmllm_tui.ui.screens.home import HomeScreen
+
+    text = ("No NVIDIA driver found (libnvidia-ml.so is not installed). Showing a REPLAY of a real "
+            "2×H200 recording; --replay FILE replays another.")  # what the command line gives it
+    for how in ("key", "click"):
+        app = make_app(clock, banner=text)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await feed(app, pilot, clock)
+            banner = app.screen.query_one("#banner", Cell)
+            assert banner.display and banner.region.height == 2 and "x hides this" in banner.text.plain
+            rows_before = app.screen.query_one(ProcessTable).region.height
+            if how == "key":
+                await pilot.press("x")
+            else:
+                await pilot.click("#banner")
+            await pilot.pause()
+            assert not banner.display
+            assert app.screen.query_one(ProcessTable).region.height == rows_before + 2
+            assert app.banner is None
+            app.push_screen(HomeScreen(banner=app.banner))
+            await pilot.pause()
+            assert not app.screen.query_one("#banner", Cell).display

@@ -9,7 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.events import Resize
+from textual.events import Click, Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
@@ -49,6 +49,8 @@ class HomeScreen(Screen):
         Binding("s", "sort_next", "Sort", tooltip="Sort by the next column"),
         Binding("S", "sort_reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("w", "window", "Window", show=False, tooltip="History window: 1, 5, 15, 60 minutes"),
+        Binding("x", "hide_banner", "Hide banner", show=False,
+                tooltip="Hide the no-driver banner for this session (the title still says REPLAY)"),
         Binding("plus,equals_sign", "faster", "Faster", show=False, key_display="+ =",
                 tooltip="Refresh faster (down to 0.5 s)"),
         Binding("minus", "slower", "Slower", show=False, key_display="-",
@@ -96,7 +98,7 @@ class HomeScreen(Screen):
     def on_mount(self) -> None:
         if self.banner:
             b = self.query_one("#banner", Cell)
-            b.show(Text("⚠ " + self.banner, style="bold"))
+            b.show(Text.assemble(("⚠ " + self.banner, "bold"), "  (x hides this)"))
             b.add_class("-shown")
         self.query_one(ProcessTable).focus()
         self._refresh_chrome()
@@ -212,6 +214,16 @@ class HomeScreen(Screen):
 
     def action_window(self) -> None:
         self.app.cycle_window()
+
+    def action_hide_banner(self) -> None:
+        """The no-driver banner costs two rows at 80x24: x (or a click on it) hides it for the session."""
+        self.query_one("#banner", Cell).remove_class("-shown")
+        self.banner = None
+        self.app.banner = None  # a home view made later in this session starts without it
+
+    def on_click(self, event: Click) -> None:
+        if event.widget is not None and event.widget.id == "banner":
+            self.action_hide_banner()
 
     def action_faster(self) -> None:
         self.app.change_interval(-1)
