@@ -193,7 +193,8 @@ class RowSource:
     def known_rows(self) -> int:
         return len(self._array) if self._array is not None else self._nrows
 
-    def _index_until(self, want: int | None, stop: Callable[[], bool] | None = None, chunk: int = 4 << 20) -> None:
+    def _index_until(self, want: int | None, stop: Callable[[], bool] | None = None, chunk: int = 64 << 10,
+                     max_chunk: int = 4 << 20) -> None:
         """Index rows until `want` rows are known (None: all of them). numpy finds the newlines; every
         CHECKPOINT-th row's (offset, line) is kept, so a 1 GB file's index stays small."""
         import numpy as np
@@ -209,16 +210,18 @@ class RowSource:
                         return
                     buf = f.read(chunk)
                     base = self._scan_pos
+                    full = len(buf) == chunk
+                    chunk = min(max_chunk, chunk * 2) if chunk < max_chunk else chunk  # small first reads
                     if not buf:
                         self._done = True
                         return
                     arr = np.frombuffer(buf, dtype=np.uint8)
                     nl = np.flatnonzero(arr == 10)
-                    if len(nl) == 0 and len(buf) == chunk:
+                    if len(nl) == 0 and full:
                         f.seek(base)
-                        chunk *= 2  # a line longer than the chunk: read more at once
+                        chunk, max_chunk = chunk * 2, max(max_chunk, chunk * 2)  # a line longer than the chunk
                         continue
-                    eof = len(buf) < chunk and (len(nl) == 0 or nl[-1] != len(buf) - 1)
+                    eof = not full and (len(nl) == 0 or nl[-1] != len(buf) - 1)
                     ends = np.append(nl, len(buf)) if eof else nl  # a last line without a newline
                     starts = np.empty_like(ends)
                     starts[0] = 0

@@ -292,7 +292,8 @@ class RowsScreen(Screen):
             self.total = src.known_rows
             self.app.call_from_thread(self._title)
             return
-        self._count()
+        # count once the first row is on screen (the count competes with the UI thread for the GIL)
+        self.app.call_from_thread(lambda: self.call_after_refresh(self._count))
 
     @work(thread=True, exclusive=True, group="rows-count", exit_on_error=False)
     def _count(self) -> None:

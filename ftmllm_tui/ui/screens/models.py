@@ -81,6 +81,12 @@ class ModelsScreen(Screen):
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
         self._title()
+        self.scanning = True
+        self._title()
+        self.call_after_refresh(self._first_scan)  # the frame goes out before the scan competes for the GIL
+
+    def _first_scan(self) -> None:
+        self.scanning = False
         self.action_rescan()
 
     def _title(self) -> None:

@@ -158,3 +158,24 @@ def test_a_1gb_jsonl_opens_from_its_start_and_counts_in_the_background(tmp_path)
     assert not src.counted and src.known_rows > 1000
     n = src.count()
     assert src.counted and n == size // len(row)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(st.one_of(st.just(""), st.just("  "), st.just("\r"),
+                                st.integers(0, 2000).map(lambda n: json.dumps({"pad": "x" * n}))), max_size=200),
+       trailing=st.booleans(), first=st.integers(0, 250), chunk=st.sampled_from([8, 64, 4096]))
+def test_rowsource_reads_exactly_what_a_line_by_line_reader_does(tmp_path_factory, lines, trailing, first, chunk):
+    """The numpy line index (every 64th row kept, small first reads, growing chunks) against the obvious reader."""
+    text = "\n".join(lines) + ("\n" if trailing else "")
+    p = tmp_path_factory.mktemp("rs") / "x.jsonl"
+    p.write_text(text)
+    want = [(n + 1, json.loads(line)) for n, line in enumerate(text.split("\n")) if line.strip()]
+    src = ds.RowSource(p)
+    src._index_until(first % 60, chunk=chunk, max_chunk=max(chunk, 1024))
+    assert [(r.line, r.data) for r in src.rows(min(first, len(want)))] == want[min(first, len(want)):]
+    r = src.row(first)
+    assert (r is None) == (first >= len(want)) and (r is None or (r.line, r.data) == want[first])
+    assert src.count() == len(want) and src.counted
