@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -136,6 +137,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         sets.append((target.label, m))
 
     tty = sys.stdout.isatty()
+    colour = tty and not os.environ.get("NO_COLOR")  # without colour the series get dot patterns
     width = args.width or (shutil.get_terminal_size((100, 24)).columns if tty else 100)
     height = args.height or 20
 
@@ -157,7 +159,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         metric = (args.metric or "loss").split(",")[0]
         lines = [series_line(m, metric, label) for label, m in sets]
         shown = [(ln, c) for ln, c in zip(lines, SERIES_COLOURS * 4) if ln is not None]
-        chart = render([ln for ln, _ in shown], width, height, logy=args.log)
+        chart = render([ln for ln, _ in shown], width, height, logy=args.log, patterns=not colour)
         out.append(f"{metric} — " + ", ".join(ln.name for ln, _ in shown))
         out.append(chart_text(chart, [ln.name for ln, _ in shown], [c for _, c in shown], tty))
         out.append(_legend([(ln.name, c) for ln, c in shown], tty))
@@ -176,7 +178,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if m.approximate_steps:
             head += "   (from console lines: x is the order of logging)"
         out.append(head)
-        out.append(chart_text(render([ln for ln, _ in shown], width, height, logy=args.log),
+        out.append(chart_text(render([ln for ln, _ in shown], width, height, logy=args.log, patterns=not colour),
                               [], [c for _, c in shown], tty))
         out.append(_legend([(ln.name, c) for ln, c in shown], tty))
         if args.metric is None and m.get("lr") is not None:
@@ -189,8 +191,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _legend(items: list[tuple[str, str]], tty: bool) -> str:
-    if not tty:
-        return "  ".join(f"[{i + 1}] {name}" for i, (name, _) in enumerate(items))
+    """Colour strokes on a terminal; without colour (a file, a pipe, NO_COLOR) each series' dot
+    pattern, as drawn in the chart."""
+    from ..core.follow.plot import legend_sample
+
+    if not tty or os.environ.get("NO_COLOR"):
+        return "  ".join(f"{legend_sample(i)} {name}" for i, (name, _) in enumerate(items))
     parts = [f"\x1b[38;2;{int(c[1:3], 16)};{int(c[3:5], 16)};{int(c[5:7], 16)}m━━\x1b[0m {name}"
              for name, c in items]
     return "  ".join(parts)

@@ -50,6 +50,42 @@ def fmt_num(v: float, width: int = 8) -> str:
     return s[:width]
 
 
+# dot patterns that tell series apart without colour: which dot columns a series keeps (of a cycle)
+PATTERNS = ((1, (0,)), (2, (0,)), (4, (0, 1)), (3, (0,)))  # solid, dotted, dashed, sparse
+
+
+def _keep_dots(series: int, cs):
+    """Mask of the dot columns ``cs`` that series number ``series`` draws (its pattern)."""
+    period, on = PATTERNS[series % len(PATTERNS)]
+    import numpy as np
+
+    return np.isin(cs % period, on)
+
+
+def legend_sample(series: int, cells: int = 3) -> str:
+    """A short horizontal stroke in the series' dot pattern, for a legend without colour."""
+    import numpy as np
+
+    cs = np.arange(cells * 2)
+    keep = _keep_dots(series, cs)
+    out = []
+    for c in range(cells):
+        b = (0x40 if keep[2 * c] else 0) | (0x80 if keep[2 * c + 1] else 0)
+        out.append(chr(BRAILLE + b) if b else " ")
+    return "".join(out)
+
+
+def all_integers(lines: Sequence[Line]) -> bool:
+    """Whether every x of every series is a whole number (steps): ticks are whole numbers then."""
+    import numpy as np
+
+    for ln in lines:
+        xs = np.asarray(ln.x, dtype=float)
+        if xs.size and not bool(np.all(np.mod(xs[np.isfinite(xs)], 1) == 0)):
+            return False
+    return True
+
+
 def minmax_columns(x, y, x0: float, x1: float, columns: int):
     """(column index, min, max, first, last) per non-empty dot column, for x in [x0, x1]."""
     import numpy as np
@@ -72,8 +108,10 @@ def minmax_columns(x, y, x0: float, x1: float, columns: int):
 
 def render(lines: Sequence[Line], width: int, height: int, *, logy: bool = False,
            x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
-           label_width: int = 8) -> Chart:
-    """A chart of ``width``×``height`` cells: y labels, braille plot area, x axis and labels."""
+           label_width: int = 8, patterns: bool = False) -> Chart:
+    """A chart of ``width``×``height`` cells: y labels, braille plot area, x axis and labels.
+    ``patterns``: each series in its own dot pattern (solid, dotted, dashed, sparse: see
+    :func:`legend_sample`), for output without colour. x ticks are whole numbers when every x is."""
     import numpy as np
 
     width = max(label_width + 10, width)
@@ -155,6 +193,9 @@ def render(lines: Sequence[Line], width: int, height: int, *, logy: bool = False
         starts = np.cumsum(counts) - counts
         rows_ = np.repeat(lo, counts) + (np.arange(total) - np.repeat(starts, counts))
         cs = np.repeat(dense, counts)
+        if patterns and si % len(PATTERNS):
+            keep = _keep_dots(si, cs)
+            rows_, cs = rows_[keep], cs[keep]
         cell_r = ph - 1 - rows_ // 4
         cell_c = cs // 2
         bitv = bit_table[cs % 2, 3 - rows_ % 4]
@@ -185,8 +226,9 @@ def render(lines: Sequence[Line], width: int, height: int, *, logy: bool = False
             runs.append(("".join(buf), cur_owner))
         rows.append(runs)
     rows.append([(" " * label_width + "└" + "─" * pw, None)])
+    whole = all_integers(lines)
     left, right = fmt_num(x0), fmt_num(x1)
-    mid = fmt_num((x0 + x1) / 2)
+    mid = fmt_num(round((x0 + x1) / 2) if whole else (x0 + x1) / 2)
     axis = list(" " * (pw + 1))
     for pos, text in ((0, left), ((pw - len(mid)) // 2, mid), (pw + 1 - len(right), right)):
         for i, ch in enumerate(text):

@@ -52,3 +52,28 @@ def test_log_scale_drops_non_positive_values():
     chart = render([Line("a", [1, 2, 3, 4], [0.0, 1e-3, 1.0, 1e3])], 40, 8, logy=True)
     lo, hi = chart.y_range
     assert abs(lo - 1e-3) < 1e-9 and abs(hi - 1e3) < 1e-6
+
+
+def test_series_differ_without_colour_and_the_legend_shows_their_patterns():
+    from ftmllm_tui.core.follow.plot import legend_sample
+
+    x = list(range(0, 200))
+    a = Line("loss", x, [1.0] * 200)
+    b = Line("eval_loss", x, [0.0] * 200)
+    chart = render([a, b], 60, 10, patterns=True)
+    rows = chart.plain()
+    top = next(r for r in rows if "┤" in r and set(r.split("┤", 1)[1].strip()) - {" "})
+    bottom = [r for r in rows if "┤" in r or "│" in r][-1]
+    assert set(top.split("┤", 1)[1].strip()) != set(bottom.split("┤", 1)[1].strip())  # solid vs dotted
+    samples = [legend_sample(i) for i in range(4)]
+    assert len(set(samples)) == 4 and samples[0] == "⣀⣀⣀"
+    plain = render([a, b], 60, 10)  # with colour, lines stay solid
+    assert plain.plain() != rows
+
+
+def test_x_ticks_are_whole_numbers_for_steps():
+    chart = render([Line("loss", [1, 60], [1.0, 2.0])], 60, 8)
+    axis = chart.plain()[-1].split()
+    assert axis == ["1", "30", "60"] or axis == ["1", "31", "60"], axis
+    frac = render([Line("loss", [0.0, 0.5, 1.0], [1.0, 2.0, 3.0])], 60, 8)
+    assert "0.5000" in frac.plain()[-1]  # epochs or other fractional x keep their fraction
