@@ -478,3 +478,40 @@ async def test_submit_dialog_shows_an_editable_script_and_submits_it(cluster, se
     wait(lambda: (app.ctx.registry.dir(rec.id) / "exit_code").exists(), 60, what="the job's end")
     assert f"trained {app.ctx.registry.dir(rec.id) / 'config.yaml'}" in (
         app.ctx.registry.dir(rec.id) / "console.log").read_text()
+
+
+async def test_jobs_view_shows_progress_and_loss_of_an_app_run_and_follows_it(cluster, senv, tmp_path,
+                                                                              monkeypatch):
+    """A stand-in trainer (writes trainer_log.jsonl as LLaMA-Factory does, then waits) submitted through the
+    app: the jobs view shows its progress and latest loss; l opens the run's detail view on the job's log."""
+    from ftmllm_tui.ui.screens.detail import RunDetailScreen
+    from ftmllm_tui.ui.screens.slurm import SlurmScreen
+    from tests.ui.conftest import screen_text, until
+
+    out = tmp_path / "out"
+    fake = standin(tmp_path, f'mkdir -p {out}\necho "step log from the job"\n'
+                             f'for i in 1 2 3; do echo "{{\\"current_steps\\": $i, \\"total_steps\\": 10, '
+                             f'\\"loss\\": 2.5$i, \\"percentage\\": $((i * 10)).0}}" >> {out}/trainer_log.jsonl; done\n'
+                             'sleep 120\n')
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"output_dir: {out}\n")
+    settings(senv, "[configs]\ncheck_on_launch = false\n")
+    env = dict(senv, FTMLLM_LLAMAFACTORY_CLI=str(fake))
+    r = cli(env, "launch", str(cfg), "--slurm", "--name", "progress")
+    assert r.returncode == 0, r.stdout + r.stderr
+    run_id = r.stdout.strip().splitlines()[-1]
+    wait(lambda: (out / "trainer_log.jsonl").exists() and len((out / "trainer_log.jsonl").read_text().splitlines()) == 3,
+         30, what="the stand-in's trainer log")
+    for k in ("SLURM_CONF", "XDG_STATE_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(k, env[k])
+    app = _app(tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("J")
+        await until(pilot, lambda: isinstance(app.screen, SlurmScreen) and app.screen.data.state is not None, 20)
+        row = next(ln for ln in screen_text(app) if "progress" in ln)
+        assert "30%" in row and "2.530" in row and run_id[:6] in row, row  # RUN: cut to the room left
+        job = next(j for j in app.screen._job_by_id.values() if j.run_id == run_id)
+        app.screen.query_one("#sjobs").move_cursor_to_key(job.id)
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, RunDetailScreen), 10)
+        await until(pilot, lambda: "step log from the job" in "\n".join(screen_text(app)), 10)

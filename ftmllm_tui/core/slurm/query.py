@@ -483,16 +483,24 @@ def finished_jobs(*, env: Mapping[str, str] | None = None, user: str | None = No
             "-o", ",".join(SACCT_FIELDS)]
     argv += ["-u", user] if user else ["-a"]
     r = run(argv, env=env)
+    return parse_sacct(r.stdout), None
+
+
+def parse_sacct(text: str) -> list[FinishedJob]:
+    """``sacct -X -n -P -o JobID,JobName,User,State,ExitCode,Elapsed,Partition,NodeList,AllocTRES``."""
     out = []
-    for line in r.stdout.splitlines():
+    for line in text.splitlines():
         vals = line.split("|")
         if len(vals) < len(SACCT_FIELDS):
             continue
+        if len(vals) > len(SACCT_FIELDS):  # a job name with '|' in it: the extra fields belong to the name
+            extra = len(vals) - len(SACCT_FIELDS)
+            vals = [vals[0], "|".join(vals[1:2 + extra])] + vals[2 + extra:]
         f = dict(zip(SACCT_FIELDS, vals))
         out.append(FinishedJob(id=f["JobID"], name=f["JobName"], user=f["User"], state=f["State"],
                                exit_code=f["ExitCode"], elapsed=f["Elapsed"], partition=f["Partition"],
                                nodelist=f["NodeList"], gpus=tres_gpus(f["AllocTRES"]) or 0))
-    return out, None
+    return out
 
 
 def detect(setting: str = "auto", *, env: Mapping[str, str] | None = None,

@@ -187,3 +187,13 @@ def test_usage_output_per_node_app_smi_and_neither():
     assert [p["pid"] for p in a.processes] == [5]
     assert (b.node, b.source, b.gpus[0].name, b.gpus[0].mem_total_mib) == ("g02", "nvidia-smi", "NVIDIA A100", 81920)
     assert c.node == "g03" and not c.gpus and "neither works" in c.error and "boom" in c.error
+
+
+def test_sacct_lines_finished_jobs():
+    text = ("101|sft|alice|COMPLETED|0:0|01:02:03|gpu|g01|billing=8,cpu=8,gres/gpu=2,mem=64G,node=1\n"
+            "102|a|b name|bob|FAILED|1:0|00:00:12|gpu|g02|cpu=1,node=1\n"
+            "103|x|carol|CANCELLED by 1000|0:15|00:10:00|long|g[03-04]|cpu=2,gres/gpu:a100=8,node=2\n")
+    a, b, c = q.parse_sacct(text)
+    assert (a.id, a.state, a.exit_code, a.gpus, a.elapsed) == ("101", "COMPLETED", "0:0", 2, "01:02:03")
+    assert (b.name, b.user, b.state, b.exit_code, b.gpus) == ("a|b name", "bob", "FAILED", "1:0", 0)
+    assert (c.state, c.gpus, c.nodelist) == ("CANCELLED by 1000", 8, "g[03-04]")
