@@ -50,7 +50,7 @@ class HomeScreen(Screen):
         Binding("S", "sort_reverse", "Reverse", show=False, tooltip="Reverse the sort order"),
         Binding("w", "window", "Window", show=False, tooltip="History window: 1, 5, 15, 60 minutes"),
         Binding("x", "hide_banner", "Hide banner", show=False,
-                tooltip="Hide the no-driver banner for this session (the title still says REPLAY)"),
+                tooltip="Hide the no-driver banner for this session"),
         Binding("plus,equals_sign", "faster", "Faster", show=False, key_display="+ =",
                 tooltip="Refresh faster (down to 0.5 s)"),
         Binding("minus", "slower", "Slower", show=False, key_display="-",
