@@ -287,10 +287,12 @@ def run_row(row: dict, cfg: dict, root: Path, sampler: Sampler | None, timeout: 
     shutil.rmtree(out_dir, ignore_errors=True)
     env = dict(os.environ, CALIB_ROW=row["id"], HF_HUB_OFFLINE="1", DISABLE_VERSION_CHECK="1",
                TOKENIZERS_PARALLELISM="false")
-    cli = shutil.which("llamafactory-cli") or "llamafactory-cli"
+    exe = shutil.which("llamafactory-cli")
+    cli = [exe] if exe else [sys.executable, "-c", "import sys; from llamafactory.cli import main; "
+                                 "sys.argv[0] = 'llamafactory-cli'; sys.exit(main())"]
     t0 = time.time()
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([cli, "train", str(cfg_path)], stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([*cli, "train", str(cfg_path)], stdout=log, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True)
         status = "timeout"
         while time.time() - t0 < timeout:
@@ -302,7 +304,12 @@ def run_row(row: dict, cfg: dict, root: Path, sampler: Sampler | None, timeout: 
                 tl = out_dir / "trainer_log.jsonl"
                 if tl.exists():
                     lines = [ln for ln in tl.read_text().splitlines() if ln.strip()]
-                    steps = [json.loads(ln).get("current_steps", 0) for ln in lines[-2:]]
+                    steps = []
+                    for ln in lines[-2:]:
+                        try:  # the last line may be half written
+                            steps.append(json.loads(ln).get("current_steps", 0))
+                        except ValueError:
+                            pass
                     if steps and max(steps) >= TRAIN_STEPS:
                         time.sleep(0.5)
                         status = "steps done"
