@@ -174,6 +174,7 @@ def test_tui_starts_the_app_with_the_resolved_options(monkeypatch):
             calls["run"] = kw
 
     monkeypatch.setattr(app_module, "FtmApp", FakeApp)
+    monkeypatch.setattr("ftmllm_tui.cli.no_terminal", lambda: None)  # pytest's stdout is not a terminal
     monkeypatch.setenv("FTMLLM_SPLASH", "0")
     monkeypatch.setenv("LANG", "C")
     monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", "")  # so that it is restored after the test...

@@ -125,8 +125,77 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# commands that never touch the state folder (runs, audit, backups, errors.log, SSH masters)
+_STATELESS = {"validate", "snapshot", "record", "stream"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.print_config and args.command not in _STATELESS:
+        problem = state_dir_problem()
+        if problem:
+            if getattr(args, "json", False):
+                _json_error(problem, EXIT_ENV)
+            return _fail(problem)
+    if getattr(args, "json", False):  # --json: a failure is a JSON object on stdout too (scripts parse it)
+        return _with_json_errors(lambda: _dispatch(args, argv))
+    return _dispatch(args, argv)
+
+
+def state_dir_problem() -> str | None:
+    """Why the state folder ($XDG_STATE_HOME/ftmllm-tui) cannot be used, in one line; None when it can."""
+    from ..settings import state_dir
+
+    d = state_dir()
+    p = d
+    while not p.exists() and p != p.parent:  # the nearest part of the path that exists
+        p = p.parent
+    fix = "set XDG_STATE_HOME to a folder you can write to"
+    if not p.is_dir():
+        return f"cannot use the state folder {d}: {p} is a file, not a folder ({fix})"
+    if not os.access(p, os.W_OK | os.X_OK):
+        return f"cannot use the state folder {d}: {p} is not writable ({fix})"
+    return None
+
+
+def _json_error(message: str, code: int) -> None:
+    json.dump({"ok": False, "error": message, "exit_code": code}, sys.stdout)
+    sys.stdout.write("\n")
+
+
+class _Watched:
+    """A text stream that remembers whether anything was written, and the last line written."""
+
+    def __init__(self, inner):
+        self.inner, self.wrote, self.last = inner, False, ""
+
+    def write(self, text: str) -> int:
+        if text:
+            self.wrote = True
+            lines = [line for line in text.splitlines() if line.strip()]
+            if lines:
+                self.last = lines[-1]
+        return self.inner.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _with_json_errors(command) -> int:
+    """Run a --json command; when it fails without printing JSON, print {"ok": false, "error": its message}."""
+    out, err = _Watched(sys.stdout), _Watched(sys.stderr)
+    sys.stdout, sys.stderr = out, err
+    try:
+        code = command()
+    finally:
+        sys.stdout, sys.stderr = out.inner, err.inner
+    if code and not out.wrote:
+        message = err.last.removeprefix("ftmllm-tui: ").strip() or f"failed (exit code {code})"
+        _json_error(message, code)
+    return code
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.print_config:
         return cmd_print_config(args)
     if args.command == "snapshot":
@@ -377,6 +446,19 @@ def cmd_print_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def no_terminal() -> str | None:
+    """Why the TUI cannot start here (it reads keys from stdin and draws on stdout), None when it can."""
+    for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)):
+        try:
+            tty = stream is not None and stream.isatty()
+        except (ValueError, OSError):
+            tty = False
+        if not tty:
+            return (f"the TUI needs a terminal, and {name} is not one: start it in a terminal (or over ssh -t); "
+                    "in scripts use the sub-commands (runs, logs, snapshot, ... --json)")
+    return None
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     try:
         loaded = effective_settings(args)
@@ -390,6 +472,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
     except ValueError as e:
         return _fail(str(e))
     ui = resolve_ui_options(args, settings)
+    problem = no_terminal()  # without one, Textual would spin on stdin's EOF and draw into a file or pipe
+    if problem:
+        return _fail(problem)
     apply_color_system(ui)  # before Textual is imported
 
     from ..core.gpus.samplers import ReplayError, open_sampler
@@ -443,7 +528,16 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def run() -> None:  # console script
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()  # inside the try: a reader that went away shows here, not at interpreter exit
+    except BrokenPipeError:  # `ftmllm-tui runs --json | head`: the reader closed the pipe; no traceback
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is left goes nowhere
+        except (OSError, ValueError):
+            pass
+        code = 128 + signal.SIGPIPE  # 141, as a shell reports a program ended by a closed pipe
+    sys.exit(code)
 
 
 if __name__ == "__main__":

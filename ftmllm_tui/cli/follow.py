@@ -57,13 +57,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     given = Path(args.ref).expanduser()
+    followed = None
     if given.is_file():  # a file given by path is tailed as it is (trainer_log.jsonl too), like tail -f
         path = given
     else:  # a directory or a run: its console log
         try:
-            path = resolve(args.ref, _registry(args)).console
+            followed = resolve(args.ref, _registry(args))
         except LookupError as e:
             return _fail(str(e))
+        path = followed.console
+    ended = _run_ended(args, followed)
     if path is None:
         return _fail(f"no console log for {args.ref} (for an output_dir, LLaMA-Factory writes "
                      "running_log.txt only under LlamaBoard; give the log file)")
@@ -80,6 +83,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
             for line in reader.flush():  # a last line without its newline
                 out.write(line + "\n")
         out.flush()
+        quiet_since = time.monotonic()
+        next_check = 0.0
         while args.follow:
             if not chunk.more:
                 time.sleep(0.25)
@@ -90,11 +95,56 @@ def cmd_logs(args: argparse.Namespace) -> int:
                 out.write(line + "\n")
             if chunk.lines or chunk.reset:
                 out.flush()
+                quiet_since = time.monotonic()
+            now = time.monotonic()
+            if ended is not None and now >= next_check:  # a run's log: stop once the run has ended and
+                next_check = now + 1.0                     # its log stopped growing (tail -f never would)
+                why = ended()
+                if why and now - quiet_since >= LOG_QUIET_S:
+                    for line in reader.flush():
+                        out.write(line + "\n")
+                    out.flush()
+                    print(f"ftmllm-tui: {args.ref}: the run has ended ({why}); its log is complete",
+                          file=sys.stderr)
+                    break
     except KeyboardInterrupt:
         return EXIT_OK
-    except BrokenPipeError:  # `ftmllm-tui logs RUN | head`
-        return EXIT_OK
-    return EXIT_OK
+    return EXIT_OK  # `ftmllm-tui logs RUN | head`: the CLI entry (cli.run) ends quietly on the closed pipe
+
+
+LOG_QUIET_S = 1.0  # logs -f of an ended run: how long its log must have stayed the same before it ends
+
+
+def _run_ended(args, followed):
+    """For `logs -f` of a run the app launched: a check that says how the run ended ("finished, exit 0",
+    "lost: its tmux session is gone"), or None while it runs; None (no check) for files and output_dirs."""
+    from ..core.follow.follow import ended_state
+
+    rec = getattr(followed, "record", None)
+    run_dir = getattr(followed, "run_dir", None)
+    if rec is None or run_dir is None or rec.external or getattr(rec, "slurm_job", ""):
+        return None
+    tmux = None
+    if rec.tmux_session:
+        from ..context import RunContext
+        from ..settings import load_settings
+
+        tmux = RunContext.create(load_settings(), tmux_socket=args.tmux_socket or rec.tmux_socket or None).tmux
+
+    def check() -> str | None:
+        state = ended_state(run_dir)
+        if state is not None:
+            return state[0] + ("" if state[1] is None else f", exit {state[1]}")
+        if tmux is not None:
+            try:
+                alive = tmux.has_session(rec.tmux_session)
+            except Exception:  # noqa: BLE001 - no tmux: cannot tell, keep following
+                return None
+            if not alive and ended_state(run_dir) is None:
+                return "lost: its tmux session is gone and it wrote no exit code"
+        return None
+
+    return check
 
 
 def chart_text(chart, names: list[str], colours: list[str], tty: bool) -> str:

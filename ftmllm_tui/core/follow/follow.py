@@ -122,8 +122,10 @@ def resolve(ref: str, registry: Registry | None) -> Followed:
         try:
             return for_record(registry.find(ref), registry)
         except KeyError as e:
-            raise LookupError(f"{ref!r} is neither a file, a directory nor a run: "
-                              f"{str(e).strip(chr(34)).strip(chr(39))}") from None
+            if getattr(e, "matches", None):  # several runs: say which
+                raise LookupError(str(e)) from None
+            raise LookupError(f"{ref!r} is neither a file, a directory nor a run (no run id, id prefix or name "
+                              "matches it; see `ftmllm-tui runs`)") from None
     raise LookupError(f"{ref} not found")
 
 

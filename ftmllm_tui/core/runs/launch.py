@@ -297,7 +297,7 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
         problems += output_dir_taken(output_dir, req.cwd, registry, reuse=req.reuse_output_dir)
     problems += check_config(kind, cfg, environ=environ, env=env, checked=schema is not None)
     if schema is not None and text is not None and cfg and kind in LF_COMMANDS:
-        problems += validated(text, kind, schema, cfg_path, req.cwd)
+        problems += validated(text, kind, schema, cfg_path, req.cwd, overrides=req.overrides)
     return Prepared(request=replace(req, config=cfg_path), run_id=run_id, name=name,
                     argv=tuple(argv), env=tuple(sorted(env.items())), secret_env=secret_env,
                     gpus=gpus, config_text=text, config=cfg, output_dir=output_dir, port=port,
@@ -360,16 +360,43 @@ def _swanlab_argv(cli_base: list[str], cfg: dict[str, Any], port: int | None, en
 LF_COMMANDS = ("train", "chat", "webchat", "api", "export", "eval")
 
 
-def validated(text: str, kind: str, schema: Any, path: Path | None, cwd: Path | None) -> list[Problem]:
-    """The offline validator's errors and warnings (lfvalidate) as launch problems."""
+def validated(text: str, kind: str, schema: Any, path: Path | None, cwd: Path | None,
+              overrides: tuple[tuple[str, str], ...] = ()) -> list[Problem]:
+    """The offline validator's errors and warnings (lfvalidate) as launch problems. A key set with --set / Set
+    is named as such (it has no line in the file; appended, it would be "line 65 of a 64-line file"); keys the
+    sub-command does not take are one problem per argument group ("22 keys are training arguments ..."),
+    not one each."""
+    import re
+
     from ftmllm_tui.core.configs.lfvalidate import validate
 
     report = validate(text, schema=schema, path=path, command=kind, workdir=cwd)
+    given = dict(overrides)
     out = []
+    wrong: dict[str, list[str]] = {}  # argument group words ("training") → keys `kind` does not take
+    suggest: dict[str, str] = {}
     for f in report.findings:
-        if f.severity in ("error", "warning"):
+        if f.severity not in ("error", "warning"):
+            continue
+        if f.code == "wrong-command" and f.key:
+            m = re.search(r" is an? (.+?) argument: ", f.message)
+            words = m.group(1) if m else "other"
+            wrong.setdefault(words, []).append(f.key + (" (--set)" if f.key in given else ""))
+            if m2 := re.search(r"open this with (\w+)", f.hint):
+                suggest[words] = m2.group(1)
+            continue
+        if f.key in given:
+            where = f"{f.key}={given[f.key]} (from --set / Set, not the file): "
+        else:
             where = f"line {f.line}: " if f.line else ""
-            out.append(Problem(f.severity, f"{where}{f.message}", f.hint))
+        out.append(Problem(f.severity, f"{where}{f.message}", f.hint))
+    for words, keys in wrong.items():
+        other = suggest.get(words, "train")
+        many = len(keys) > 1
+        out.insert(0, Problem(
+            "error", f"{len(keys)} key{'s are' if many else ' is a'} {words} argument{'s' if many else ''} that "
+            f"`{kind}` does not take: {', '.join(keys)} (LLaMA-Factory would stop with 'Some keys are not used')",
+            f"is this a {other} config? launch it as {other} (--kind {other}), or remove {'them' if many else 'it'}"))
     return out
 
 

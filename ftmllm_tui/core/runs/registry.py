@@ -136,6 +136,17 @@ class RunStatus:
     problems: tuple[str, ...] = field(default=())
 
 
+class RunLookupError(KeyError):
+    """No run, or several, match a reference; str() is the message itself (a KeyError's is quoted)."""
+
+    def __init__(self, message: str, matches: list[RunRecord] | None = None):
+        super().__init__(message)
+        self.matches = matches or []
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class Registry:
     """The run folders under ``root`` (``$XDG_STATE_HOME/ftmllm-tui/runs``)."""
 
@@ -185,8 +196,10 @@ class Registry:
         if len(hits) == 1:
             return hits[0]
         if not hits:
-            raise KeyError(f"no run matches {ref!r} (see `ftmllm-tui runs`)")
-        raise KeyError(f"{ref!r} matches {len(hits)} runs: " + ", ".join(r.id for r in hits[:5]))
+            raise RunLookupError(f"no run matches {ref} (see `ftmllm-tui runs`)")
+        shown = ", ".join(f"{r.id} ({r.name})" if r.name and r.name not in r.id else r.id for r in hits[:8])
+        raise RunLookupError(f"{ref} matches {len(hits)} runs: {shown}" + (" …" if len(hits) > 8 else "")
+                             + " — give more of the id", hits)
 
     def forget(self, run_id: str) -> None:
         d = self.dir(run_id)

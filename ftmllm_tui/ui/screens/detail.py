@@ -87,6 +87,8 @@ class RunDetailScreen(Screen):
         Binding("z", "window", "Window", show=False, tooltip="Steps shown: all, last 100, 1000, 10000"),
         Binding("v", "layout", "Layout", tooltip="Plot and log / plot only / log only"),
         Binding("ctrl+s", "save_log", "Save log", show=False, tooltip="Save the log lines on screen"),
+        Binding("o", "ollama", "Ollama", show=False,
+                tooltip="Export runs: create the export in ollama (the Modelfile first, editable)"),
     ]
     DEFAULT_CSS = """
     RunDetailScreen #dtitle { height: 1; width: 1fr; background: $panel; padding: 0 1; }
@@ -358,6 +360,11 @@ class RunDetailScreen(Screen):
         self._apply_layout()
         if LAYOUTS[self.layout_i] != "plot":  # the log is shown again: its keys work at once
             self.query_one(LogView).focus()
+
+    def action_ollama(self) -> None:
+        from .ollama import open_ollama_for_run
+
+        open_ollama_for_run(self.app, self.target.record)
 
     def action_save_log(self) -> None:
         lines = self.query_one(LogView).visible_lines()

@@ -53,6 +53,8 @@ class ModelsScreen(Screen):
                 tooltip="Fill model_name_or_path (adapter_name_or_path for an adapter) of the open config"),
         Binding("x", "delete", "Delete rev", tooltip="Delete a revision from the cache (your files only; asks first)"),
         Binding("d", "download", "Download", tooltip="Download a repo into the cache as a job (tmux, resumable)"),
+        Binding("o", "ollama", "Ollama", show=False,
+                tooltip="Create in ollama: an export's Modelfile (editable, num_ctx from cutoff_len), ollama create"),
         Binding("f5", "rescan", "Rescan", tooltip="Read the caches again"),
         Binding("escape,g", "back", "Back", tooltip="Back to the previous view"),
     ]
@@ -314,6 +316,18 @@ class ModelsScreen(Screen):
             return
         self.app.call_from_thread(self.notify, f"Downloading {plan.repo_id} in tmux session {rec.tmux_session}; "
                                   "progress in Runs (r on the GPU view)", timeout=10)
+
+    def action_ollama(self) -> None:
+        row = self.current()
+        if row is None or row.local is None or not row.local.modelfile:
+            self.notify("Pick an export with a Modelfile (llamafactory-cli export writes one for supported templates)",
+                        severity="warning", timeout=6)
+            return
+        from pathlib import Path
+
+        from .ollama import open_ollama
+
+        open_ollama(self.app, Path(row.local.path))
 
     def action_back(self) -> None:
         self.app.pop_screen()
