@@ -541,6 +541,10 @@ class FtmApp(App):
             ("Follow a run, output_dir or log…", "Live log, progress, loss and lr charts", self.open_follow),
             ("Compare runs…", "Overlay loss curves and result metrics with deltas", self.open_compare),
             ("Configs", "LLaMA-Factory YAML files: validate, edit, launch (c on the GPU view)", self.open_configs),
+            ("Models", "The HF caches, local models, adapters, exports: copy, use in config, delete, download (M)",
+             self.action_models),
+            ("Datasets", "dataset_info.json entries, rows as LLaMA-Factory reads them, checks, images (D)",
+             self.action_datasets),
         ]
         if not self.ctx.readonly:
             app_wide.append(("Launch a run", "llamafactory-cli train|chat|… in tmux (n)", self.open_launch))
