@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_slurm.add_parsers(sub)
     cli_hosts.add_parsers(sub)
     cli_models.add_parsers(sub)
+    from . import estimate as cli_estimate
+
+    cli_estimate.add_parsers(sub)
     for choice in sub._choices_actions:  # a sub-command's own --help starts with what it does
         parser = sub.choices[choice.dest]
         if parser.description is None:
@@ -126,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # commands that never touch the state folder (runs, audit, backups, errors.log, SSH masters)
-_STATELESS = {"validate", "snapshot", "record", "stream"}
+_STATELESS = {"validate", "snapshot", "record", "stream", "estimate"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,6 +240,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str] | None) -> int:
         from . import models as cli_models
 
         return getattr(cli_models, f"cmd_{args.command}")(args)
+    if args.command == "estimate":
+        from . import estimate as cli_estimate
+
+        return cli_estimate.cmd_estimate(args)
     if args.command in ("validate", "edit"):
         from . import configs as cli_configs
 

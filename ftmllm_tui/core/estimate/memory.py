@@ -173,6 +173,11 @@ def train(arch: Arch, values: Mapping[str, Any], *, gpus: int, ds: Mapping[str, 
     elif n > 1:
         notes.append(f"DDP over {n} GPUs: every GPU holds the whole model, gradients and optimizer")
 
+    stage_name = str(_get(values, "stage", "sft"))
+    if stage_name in ("dpo", "kto", "rm", "orpo", "simpo"):
+        batch *= 2   # chosen + rejected sequences in one forward pass
+        notes.append(f"stage {stage_name}: chosen and rejected sequences in each step (2 × the micro-batch); "
+                     "with LoRA the reference model is the base with the adapter off (no second copy)")
     tokens = batch * seq
     rank = _num(values, "lora_rank", 8) if ftype == "lora" else 0
     per_layer = ACT_H * arch.hidden + ACT_I * arch.intermediate + ACT_LORA * rank * 7
