@@ -27,7 +27,8 @@ from ftmllm_tui.core.hosts.ssh import (
 from ftmllm_tui.core.hosts.stream import STREAM_SCHEMA, StreamDecoder, StreamError
 
 ROOT = Path(__file__).resolve().parents[3]
-SYNTH = ROOT / "tests" / "data" / "h200x8_synth.jsonl"
+DATA = ROOT / "tests" / "data"
+SYNTH = DATA / "h200x8_synth.jsonl"
 HOSTILE = ["it's", "a b", "$(touch pwned)", "`id`", "x;rm -rf /", 'q"uote', "new\nline", "-flag", "*", "~"]
 
 
@@ -234,3 +235,28 @@ def test_local_is_a_host_without_ssh(tmp_path):
     [st] = collect(parse_hosts("local"), opts, timeout=10, open_local=no_driver)
     assert st.state == "down" and st.error == "local: no NVIDIA driver found"
     assert not (tmp_path / "ctl").exists()  # no SSH at all
+
+
+def test_real_live_stream_from_an_h200():
+    """Lines a real `ftmllm-tui stream` printed on a lent H200 under load (bench/gpu_stream.sh): the same
+    decoder the links use gives live snapshots with users, run ids and the remote login as "me"."""
+    d = StreamDecoder("someone-else")
+    snaps = [s for s in (d.feed(line) for line in (DATA / "stream_h200x1_live.jsonl").read_text().splitlines())
+             if s is not None]
+    assert d.meta["source"] == "nvml" and d.meta["host"] and len(snaps) == 5
+    s = snaps[-1]
+    assert not s.is_replay and s.gpus[0].short_name == "H200" and s.gpus[0].utilization_pct is not None
+    assert {r.user for r in s.processes} == {"alice", "root"} and s.me == "root"
+    assert any(r.info.run_id and r.info.run_id.startswith("stream-") for r in s.processes)
+
+
+def test_real_nvidia_smi_csv_from_an_h200():
+    """`nvidia-smi --query-gpu/--query-compute-apps --format=csv,noheader,nounits` as printed on a lent H200."""
+    d = SmiDecoder("me")
+    [s] = [s for s in (d.feed(line) for line in (DATA / "nvidia-smi_query_h200x1.txt").read_text().splitlines())
+           if s is not None]
+    g = s.gpus[0]
+    assert (g.short_name, g.utilization_pct, g.memory_used_bytes, g.temperature_c) == ("H200", 100, 13383 * 2**20, 71)
+    assert [(r.pid, r.gpu.gpu_memory_bytes // 2**20, r.info.command) for r in s.processes] == \
+        [(785, 3844, "python3"), (845, 9524, "/opt/torch/.venv/bin/python")]
+    assert s.free == ()
