@@ -19,6 +19,7 @@ from ftmllm_tui.ui.screens.configs import ConfigsScreen
 from ftmllm_tui.ui.screens.confirm import ConfirmScreen
 from ftmllm_tui.ui.screens.diffview import SaveScreen
 from ftmllm_tui.ui.screens.editor import EditorScreen
+from ftmllm_tui.ui.screens.pick import PickScreen
 
 from .conftest import until
 
@@ -73,6 +74,15 @@ async def test_gbk_config_opens_read_only_then_reencodes_and_saves_utf8(env):
         await until(pilot, lambda: cfg.read_bytes() != GBK)
         assert cfg.read_text(encoding="utf-8") == GOOD + "# 训练数据\ntemplate: qwen\n"
         assert [p.read_bytes() for p in (env / "state").rglob("gbk.yaml.*")] == [GBK]
+        # F9: the GBK backup can be looked at (as UTF-8), never put into the text area as bytes
+        await pilot.press("f9")
+        await until(pilot, lambda: isinstance(app.screen, PickScreen) and app.screen.shown)
+        await pilot.press("enter")
+        await until(pilot, lambda: any("that backup is GBK" in str(n.message) for n in app._notifications))
+        while app.screen is not scr:
+            await pilot.press("escape")
+            await pilot.pause()
+        assert app.is_running and not any("\udc80" <= ch <= "\udcff" for ch in scr.text)
 
 
 async def test_binary_file_is_not_a_text_file_and_closes_without_asking(env):

@@ -203,11 +203,21 @@ class SavingPart:
 
     @work(thread=True, group="backup")
     def _read_backup(self, path: Path, label: str) -> None:
+        from ....core.configs import textenc
+
         try:
             old = path.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as exc:
             self.app.call_from_thread(self.notify, f"cannot read the backup: {exc}", severity="error")
             return
+        scan = textenc.scan(old)  # e.g. the GBK original kept when the file was re-encoded: the text area
+        if any(p.code == "not-utf8" for p in scan.problems) or scan.binary:  # takes UTF-8 only
+            if not scan.encoding or scan.binary:
+                self.app.call_from_thread(self.notify, f"that backup is not UTF-8 text ({scan.problems[0].message}):"
+                                          " it cannot be restored in the editor", severity="error", timeout=8)
+                return
+            old = textenc.reencoded(old, scan.encoding)
+            self.app.call_from_thread(self.notify, f"that backup is {scan.encoding}: shown as UTF-8", timeout=6)
         self.app.call_from_thread(self._offer_backup, old, label)
 
     def _offer_backup(self, old: str, label: str) -> None:
