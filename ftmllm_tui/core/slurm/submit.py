@@ -69,13 +69,19 @@ def _q(v: str) -> str:
     return shlex.quote(v)
 
 
+def _sb(v: object) -> str:
+    """A #SBATCH value: double-quoted when it holds spaces (sbatch reads "…" in directives)."""
+    v = str(v)
+    return f'"{v}"' if re.search(r"\s", v) else v
+
+
 def build_script(prep: Prepared, spec: SlurmSpec, run_dir: Path, *, cwd: Path | None = None) -> str:
     """The sbatch script for a prepared run (the frozen config is ``run_dir/config.yaml``)."""
     run_dir = Path(run_dir)
     cfg_copy = str(run_dir / "config.yaml")
     argv = [cfg_copy if a == "{config}" else a for a in prep.argv]
     log = run_dir / "console.log"
-    lines = ["#!/bin/bash", f"#SBATCH --job-name={prep.name}"]
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={_sb(prep.name)}"]
     if spec.partition:
         lines.append(f"#SBATCH --partition={spec.partition}")
     lines += [f"#SBATCH --nodes={spec.nodes}", "#SBATCH --ntasks-per-node=1"]
@@ -91,8 +97,8 @@ def build_script(prep: Prepared, spec: SlurmSpec, run_dir: Path, *, cwd: Path | 
         lines.append(f"#SBATCH --account={spec.account}")
     if spec.qos:
         lines.append(f"#SBATCH --qos={spec.qos}")
-    lines += [f"#SBATCH --output={log}", f"#SBATCH --error={log}", "#SBATCH --open-mode=append",
-              f"#SBATCH --chdir={cwd or prep.request.cwd or Path.cwd()}",
+    lines += [f"#SBATCH --output={_sb(log)}", f"#SBATCH --error={_sb(log)}", "#SBATCH --open-mode=append",
+              f"#SBATCH --chdir={_sb(cwd or prep.request.cwd or Path.cwd())}",
               f"#SBATCH --comment={RUN_COMMENT}{prep.run_id}",
               "#",
               f"# Written by ftmllm-tui for run {prep.run_id} (ftmllm-tui runs / logs / stop {prep.run_id}).",
@@ -179,7 +185,8 @@ def submit(prep: Prepared, spec: SlurmSpec, registry: Registry, *, script: str |
         env=tuple((k, v) for k, v in prep.env if k not in _DROP_ENV), secret_env=prep.secret_env,
         gpus=None, cwd=str(req.cwd or Path.cwd()), user=user, host=socket.gethostname(),
         created_at=time.time(), output_dir=prep.output_dir, port=prep.port, url=prep.url,
-        slurm_partition=spec.partition, slurm_nodes=spec.nodes, slurm_gpus_per_node=spec.gpus_per_node)
+        slurm_partition=spec.partition, slurm_nodes=spec.nodes, slurm_gpus_per_node=spec.gpus_per_node,
+        overrides=req.overrides, user_env=req.env)
     registry.create(record, prep.config_text)
     script_path = run_dir / SCRIPT_NAME
     atomic_write(script_path, text, mode=0o700)
