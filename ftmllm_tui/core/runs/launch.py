@@ -71,6 +71,7 @@ class Prepared:
     url: str | None = None
     ssh_hint: str | None = None
     problems: tuple[Problem, ...] = ()
+    estimate: Any = None  # core.estimate.Estimate, or why it cannot be made (str), or None (see core/runs/fit.py)
 
     @property
     def ok(self) -> bool:
@@ -298,10 +299,29 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
     problems += check_config(kind, cfg, environ=environ, env=env, checked=schema is not None)
     if schema is not None and text is not None and cfg and kind in LF_COMMANDS:
         problems += validated(text, kind, schema, cfg_path, req.cwd, overrides=req.overrides)
+    est = _memory_preflight(cfg, kind, gpus, snapshot, cfg_path, req.cwd, environ, problems)
     return Prepared(request=replace(req, config=cfg_path), run_id=run_id, name=name,
                     argv=tuple(argv), env=tuple(sorted(env.items())), secret_env=secret_env,
                     gpus=gpus, config_text=text, config=cfg, output_dir=output_dir, port=port,
-                    url=url, ssh_hint=ssh_hint, problems=tuple(problems))
+                    url=url, ssh_hint=ssh_hint, problems=tuple(problems), estimate=est)
+
+
+def _memory_preflight(cfg, kind, gpus, snapshot, cfg_path, cwd, environ, problems: list[Problem]) -> Any:
+    """The memory estimate; a warning (never a block) for each chosen GPU it will not fit in."""
+    from ftmllm_tui.core.runs.fit import advice, estimate_config, fit_report, free_memory
+
+    chosen = free_memory(snapshot, gpus) if gpus else []
+    est = estimate_config(cfg, kind=kind, gpus=len(gpus) if gpus else 1, cfg_path=cfg_path, cwd=cwd,
+                          environ=environ, gpu_total_bytes=min((t for _, _, t in chosen), default=None))
+    if est is None or isinstance(est, str) or not chosen:
+        return est
+    bad = [line for ok, line in fit_report(est, chosen) if not ok]
+    if bad:
+        budget = min(f for _, f, _ in chosen)
+        fixes = advice(cfg, est, budget, cfg_path=cfg_path, cwd=cwd, environ=environ)
+        problems.append(Problem("warning", "; ".join(bad) + " (the estimate: README, Memory estimate)",
+                                "would fit: " + " · ".join(fixes) if fixes else "", "memory"))
+    return est
 
 
 def _resolved(path: str, cwd: str | Path | None) -> str:

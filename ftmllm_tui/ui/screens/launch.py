@@ -261,6 +261,9 @@ class LaunchScreen(Dialog[RunRecord | None]):
             t.append(f"\n{'✗' if p.level == 'error' else '!'} {p.message}", style=style)
             if p.fix:
                 t.append(f"\n    → {p.fix}", style=PALETTE.muted)
+        from .estimate_lines import estimate_text
+
+        t.append(estimate_text(prep.estimate, getattr(self.app, "snapshot", None), prep.gpus))
         if prep.ok:
             t.append("\n✓ ready", style=f"bold {PALETTE.ok}")
         elif _only_output_dir(prep):
