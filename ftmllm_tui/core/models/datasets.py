@@ -567,6 +567,36 @@ def token_lengths(tokenizer_path: Path, src: RowSource, entry: Entry, limit: int
     return out
 
 
+_TOKENIZE = r"""
+import json, sys
+from transformers import AutoTokenizer
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+out = []
+for line in sys.stdin:
+    out.append(len(tok(json.loads(line), add_special_tokens=False)["input_ids"]))
+print(json.dumps(out))
+"""
+
+
+def token_lengths_in_env(python: list[str], model_dir: Path, src: RowSource, entry: Entry, limit: int = 2000,
+                         timeout: float = 300.0) -> list[int]:
+    """Token counts of the first `limit` rows with the model's own tokenizer, in the training environment's Python
+    (which has transformers): the rows' text without the chat template's own tokens. DatasetError on failure."""
+    import subprocess
+
+    texts = "".join(json.dumps(normalise(entry, raw).text()) + "\n" for raw in src.rows(0, limit))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error", TOKENIZERS_PARALLELISM="false")
+    try:
+        r = subprocess.run([*python, "-c", _TOKENIZE, str(model_dir)], input=texts, capture_output=True, text=True,
+                           timeout=timeout, env=env)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise DatasetError(f"the training environment's Python could not count tokens ({e})") from None
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["?"])[-1]
+        raise DatasetError(f"the tokenizer of {model_dir} could not be loaded in the training environment: {last}")
+    return [int(n) for n in json.loads(r.stdout.strip().splitlines()[-1])]
+
+
 def histogram(lengths: list[int], cutoff: int | None, bins: int = 10) -> tuple[list[tuple[int, int, int]], int]:
     """[(low, high, count)] over the lengths, and how many rows are longer than cutoff_len."""
     if not lengths:

@@ -252,6 +252,7 @@ class RowsScreen(Screen):
         self.row: ds.Row | None = None
         self.total: int | None = None
         self.summary = ""
+        self.histogram = None  # (bins, rows over cutoff_len, cutoff_len, rows counted) after t
         self._quit_ev = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -447,21 +448,37 @@ class RowsScreen(Screen):
                                       "the dataset from the editor, ctrl+g, with model_name_or_path a local folder)",
                                       severity="warning", timeout=8)
             return
-        lengths = ds.token_lengths(model, self.src, self.entry)
+        self.app.call_from_thread(self._title, "counting tokens…")
+        lengths = ds.token_lengths(model, self.src, self.entry)  # in this process when `tokenizers` is here
         if lengths is None:
-            self.app.call_from_thread(self.notify, f"No tokenizer: {model} has no tokenizer.json, or the `tokenizers` "
-                                      "package is not installed here", severity="warning", timeout=8)
-            return
+            python = self.app.ctx.lf_python()  # else the training environment's transformers
+            if not python:
+                self.app.call_from_thread(self.notify, "No tokenizer here: install `tokenizers`, or set "
+                                          "runs.llamafactory_cli / configs.lf_python to the training environment",
+                                          severity="warning", timeout=8)
+                return
+            try:
+                lengths = ds.token_lengths_in_env(python, model, self.src, self.entry)
+            except ds.DatasetError as e:
+                self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10)
+                return
+        self.app.call_from_thread(self._title)
         cutoff = self.context.get("cutoff_len")
         bins, cut = ds.histogram(lengths, cutoff)
         peak = max((c for *_, c in bins), default=1) or 1
-        lines = [f"token lengths of the first {len(lengths):,} rows ({model.name})"]
+        self.histogram = (bins, cut, cutoff, len(lengths))
+        lines = [f"token lengths of the first {len(lengths):,} rows ({model.name}; without the template's tokens)"]
         for lo, hi, c in bins:
             mark = " ← cutoff_len" if cutoff is not None and lo <= cutoff <= hi else ""
             lines.append(f"{lo:>7}-{hi:<7} {'█' * max(0, round(30 * c / peak)):<30} {c}{mark}")
         if cutoff is not None:
             lines.append(f"cutoff_len {cutoff}: {cut:,} of {len(lengths):,} rows are cut")
-        self.app.call_from_thread(self.notify, "\n".join(lines), timeout=20)
+        self.app.call_from_thread(self._show_histogram, "\n".join(lines))
+
+    def _show_histogram(self, text: str) -> None:
+        """In place of the row (n / p / j go back to rows)."""
+        self.query_one("#rtext", Static).update(Text(text + "\n\n(n, p or j: back to the rows)"))
+        self.query_one("#rimages", Horizontal).remove_children()
 
     def action_back(self) -> None:
         self.app.pop_screen()
