@@ -61,6 +61,10 @@ def test_run_json_keeps_overrides_and_env_and_another_runs_output_dir_is_refused
             "--set", "overwrite_output_dir=true")
     assert r.returncode == 0, r.stderr
     assert "warning: output_dir out/A belongs to run" in r.stderr and "reused on purpose" in r.stderr
+    # resuming from a checkpoint continues a run where it was: that is reuse on purpose
+    r = cli(tmux_env, "launch", str(cfg), "--gpus", "none", "--set", "output_dir=out/A", "--dry-run",
+            "--set", "resume_from_checkpoint=out/A/checkpoint-7")
+    assert r.returncode == 0 and "reused on purpose" in r.stderr, r.stderr
 
 
 async def test_relaunch_reproduces_the_run_and_asks_before_reusing_its_output_dir(tmux_env, tmp_path, monkeypatch):

@@ -295,7 +295,8 @@ def prepare(req: LaunchRequest, *, llamafactory_cli: str = "llamafactory-cli",
         pass  # _swanlab_argv said what is missing
     # pre-flight on the config itself
     if registry is not None and output_dir and kind == "train":
-        problems += output_dir_taken(output_dir, req.cwd, registry, reuse=req.reuse_output_dir)
+        resuming = bool(cfg.get("resume_from_checkpoint"))  # continuing a run in its own output_dir is the point
+        problems += output_dir_taken(output_dir, req.cwd, registry, reuse=req.reuse_output_dir or resuming)
     problems += check_config(kind, cfg, environ=environ, env=env, checked=schema is not None)
     if schema is not None and text is not None and cfg and kind in LF_COMMANDS:
         problems += validated(text, kind, schema, cfg_path, req.cwd, overrides=req.overrides)
