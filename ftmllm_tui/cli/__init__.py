@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_slurm.add_parsers(sub)
     cli_hosts.add_parsers(sub)
+    from . import signals as cli_signal
+
+    cli_signal.add_parsers(sub)
     cli_models.add_parsers(sub)
     from . import estimate as cli_estimate
 
@@ -211,6 +214,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str] | None) -> int:
         from .hosts import cmd_stream
 
         return cmd_stream(args)
+    if args.command == "signal":
+        from .signals import cmd_signal
+
+        return cmd_signal(args)
     if args.command == "attach":
         from .hosts import cmd_attach, remote_dispatch
 
