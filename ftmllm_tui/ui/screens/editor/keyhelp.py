@@ -28,6 +28,8 @@ class KeyHelpPart:
         ed = self.query_one(YamlEditor)
         row, col = ed.cursor_location
         t = Text(f" {row + 1}:{col + 1} ", style=PALETTE.muted)
+        if getattr(self, "estimate_line", None):  # the memory estimate of the text as it is now
+            t.append(f"{self.estimate_line}  ", style=PALETTE.muted)
         if self.report is not None:
             here = [f for f in self.report.findings if f.line == row + 1 and f.severity != "info"]
             if here:

@@ -45,6 +45,9 @@ class ValidationPart:
     @work(thread=True, exclusive=True, group="validate")
     def _run_validation(self, text: str, schema: Schema, command: str | None) -> None:
         report = validate(text, schema=schema, path=self.path, command=command, workdir=self.workdir)
+        from .estimate_status import estimate_for_text
+
+        self.estimate_line = estimate_for_text(text, self.path, self.workdir, command or report.command)
         self.app.call_from_thread(self._validated, text, report)
 
     def _validated(self, text: str, report: Report) -> None:
