@@ -42,11 +42,11 @@ class Repo:
     last_modified: float
     last_accessed: float
     owner: str
-    revisions: tuple[Revision, ...]  # newest first
+    revisions: tuple[Revision, ...]  # the one `main` points at first, then newest first
 
     @property
     def snapshot(self) -> str:
-        """The newest revision's snapshot folder ('' when none was downloaded)."""
+        """The snapshot folder of `main` (else the newest revision; '' when none was downloaded)."""
         return self.revisions[0].snapshot_path if self.revisions else ""
 
 
@@ -172,7 +172,8 @@ def _scan_one(cache: Path, problems: list[str]) -> list:
 
 
 def _repo(cache: Path, r) -> Repo:
-    revs = sorted(r.revisions, key=lambda v: v.last_modified, reverse=True)
+    # what `main` points at first (what from_pretrained(repo_id) loads), then the newest
+    revs = sorted(r.revisions, key=lambda v: ("main" in v.refs, v.last_modified), reverse=True)
     return Repo(cache=str(cache), repo_id=r.repo_id, repo_type=r.repo_type, size=int(r.size_on_disk),
                 path=str(r.repo_path), last_modified=float(r.last_modified), last_accessed=float(r.last_accessed),
                 owner=_owner(r.repo_path),

@@ -142,7 +142,7 @@ class DatasetsScreen(Screen):
 
     def _show_entries(self, ents, problems) -> None:
         self.entries, self.problems = ents, problems
-        note = f"{len(ents)} entries" + (f" · {len(problems)} problem(s): {problems[0]}" if problems else "")
+        note = f"{len(ents)} entr{'y' if len(ents) == 1 else 'ies'}" + (f" · {len(problems)} problem(s): {problems[0]}" if problems else "")
         self._title(note)
         self._fill()
         if self.open_name:

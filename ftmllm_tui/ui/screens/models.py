@@ -17,6 +17,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
 from ...core.models.cache import LocalModel, ModelsReport, Repo, human_bytes, when
+
+
+def short(ts: float) -> str:
+    import time
+
+    return time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 from ..palette import PALETTE
 from ..widgets.cell import Cell
 
@@ -63,6 +69,7 @@ class ModelsScreen(Screen):
     ModelsScreen #mcaches { height: auto; max-height: 3; }
     ModelsScreen DataTable { height: 1fr; }
     ModelsScreen #mdetail { height: auto; max-height: 4; }
+    ModelsScreen #mdetail2 { height: 1; }
     """
 
     def __init__(self) -> None:
@@ -78,6 +85,7 @@ class ModelsScreen(Screen):
         t.add_columns("REPO / FOLDER", "TYPE", "REVS", "SIZE", "MODIFIED", "ACCESSED", "OWNER", "PATH")
         yield t
         yield Cell(id="mdetail")
+        yield Cell(id="mdetail2")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -133,12 +141,12 @@ class ModelsScreen(Screen):
         for r in rep.repos:
             row = Row(f"{r.cache}|{r.repo_type}|{r.repo_id}", repo=r)
             self.rows.append(row)
-            t.add_row(r.repo_id, r.repo_type, str(len(r.revisions)), human_bytes(r.size), when(r.last_modified),
-                      when(r.last_accessed), r.owner, r.snapshot or r.path, key=row.key)
+            t.add_row(r.repo_id, r.repo_type, str(len(r.revisions)), human_bytes(r.size), short(r.last_modified),
+                      short(r.last_accessed), r.owner, r.snapshot or r.path, key=row.key)
         for m in rep.local:
             row = Row(f"local|{m.path}", local=m)
             self.rows.append(row)
-            t.add_row(m.name, m.kind, "-", human_bytes(m.size), when(m.modified), "-", m.owner, m.path, key=row.key)
+            t.add_row(m.name, m.kind, "-", human_bytes(m.size), short(m.modified), "-", m.owner, m.path, key=row.key)
         if self.rows:
             t.move_cursor(row=min(max(cur, 0), len(self.rows) - 1))
         self._title()
@@ -165,6 +173,7 @@ class ModelsScreen(Screen):
             if row.local.modelfile:
                 text += " · Modelfile (ollama)"
         self.query_one("#mdetail", Cell).show(Text(text))
+        self.query_one("#mdetail2", Cell).show(Text(f" {row.path}" if row is not None else "", style=PALETTE.muted))
 
     # -- actions -------------------------------------------------------------------------------------
     def action_copy(self) -> None:
