@@ -29,6 +29,8 @@ def add_parsers(sub) -> None:
     sg.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     sg.add_argument("--allow-others", action="store_true", help="as root: also other users' processes")
     sg.add_argument("--json", action="store_true", help="the report as JSON")
+    sg.add_argument("--dry-run", action="store_true",
+                    help="only the plan: which processes would be signalled and which are refused")
 
 
 def _fail(msg: str, as_json: bool) -> int:
@@ -70,6 +72,19 @@ def cmd_signal(args: argparse.Namespace) -> int:
     plan = make_plan(procs, allow_others=args.allow_others)
     plan = Plan(plan.targets, plan.refused + tuple(refused))
     sig = SIGS[args.sig]
+    if args.dry_run:
+        from dataclasses import asdict
+
+        if args.json:
+            print(json.dumps({"targets": [{**asdict(t.proc), "role": t.role} for t in plan.targets],
+                              "refused": [{**asdict(r.proc), "reason": r.reason} for r in plan.refused],
+                              "gone": [p for p in gone]}, indent=2))
+        else:
+            for t in plan.targets:
+                print(f"would signal {t.proc.pid} ({t.proc.user}) {fmt.short_command(t.proc.cmdline)}")
+            for r in plan.refused:
+                print(f"refused {r.proc.pid} ({r.proc.user}): {r.reason}")
+        return EXIT_OK
     if not args.yes and plan.targets:
         for t in plan.targets:
             print(f"  {t.proc.user:<10} {t.proc.pid:>8}  {fmt.short_command(t.proc.cmdline)}")

@@ -389,3 +389,40 @@ async def _stop_in_runs_view(env: dict[str, str], run_id: str) -> None:
             await pilot.press("tab", "enter")
             await ui_until(pilot, lambda: any("gpu-a:" in str(n.message) and "gone" in str(n.message)
                                               for n in app._notifications), timeout=90)
+
+
+async def test_signal_from_the_home_view_of_another_host(hosts, tmp_path, control):
+    """k on a remote host's process: the dialog's plan comes from the app there (guard included: PID 1
+    refused), SIGTERM is sent there, the audit line is written there."""
+    import shlex
+
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler
+    from ftmllm_tui.ui.app import FtmApp
+    from ftmllm_tui.ui.screens.remote_signal import RemoteKillScreen
+
+    from ..ui.conftest import screen_text
+    from ..ui.conftest import until as ui_until
+
+    victim = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        ctime = psutil.Process(victim.pid).create_time()
+        remote_state = tmp_path / "remote-state"
+        opts = SshOptions(control, ssh_config=str(hosts.config), per_host_command={
+            "gpu-a": shlex.join(["env", f"XDG_STATE_HOME={remote_state}", APP])})
+        cluster = Cluster(parse_hosts("gpu-a"), opts)  # not started: the dialog only runs commands
+        app = FtmApp(ReplaySampler(SYNTH8), autostart=False)
+        async with app.run_test(size=(120, 30)) as pilot:
+            app.push_screen(RemoteKillScreen([(victim.pid, ctime, (0,), 2**30), (1, None, (), None)], cluster, "gpu-a"))
+            await ui_until(pilot, lambda: "refused" in " ".join(screen_text(app)), timeout=30)
+            text = "\n".join(screen_text(app))
+            assert "sleep 300" in text and "PID 1 is never signalled" in text
+            assert psutil.pid_exists(victim.pid)  # nothing sent yet; Cancel is focused
+            await pilot.press("tab", "tab", "enter")  # Cancel → SIGINT → SIGTERM
+            await ui_until(pilot, lambda: victim.poll() is not None, timeout=30)
+            await ui_until(pilot, lambda: "signalled" in " ".join(screen_text(app)), timeout=10)
+        assert victim.returncode == -15
+        audit = [json.loads(x) for x in (remote_state / "ftmllm-tui" / "audit.jsonl").read_text().splitlines()]
+        assert [(a["pid"], a["signal"]) for a in audit] == [(victim.pid, "SIGTERM")]
+    finally:
+        victim.kill()
+        victim.wait()

@@ -257,10 +257,6 @@ class HomeScreen(Screen):
         if self._last is not None and self._last.is_replay:
             self.notify("REPLAY: these processes are not on this machine", severity="warning", timeout=4)
             return
-        if getattr(self.app.sampler, "remote", False):
-            self.notify(f"These processes are on {self.app.sampler.host}: stop its runs with "
-                        f"`ftmllm-tui stop {self.app.sampler.host}:RUN`", severity="warning", timeout=6)
-            return
         from .kill import KillScreen
 
         def done(_r) -> None:
@@ -268,6 +264,11 @@ class HomeScreen(Screen):
             if self._last is not None:
                 table.show(self._last)
 
+        if getattr(self.app.sampler, "remote", False):  # another host: its app plans and signals
+            from .remote_signal import RemoteKillScreen
+
+            self.app.push_screen(RemoteKillScreen(picked, self.app.cluster, self.app.sampler.host), done)
+            return
         self.app.push_screen(KillScreen(picked), done)
 
     def action_layout(self) -> None:
