@@ -28,10 +28,9 @@ def _driver_class():
     import sys
 
     if sys.platform.startswith(("linux", "darwin")):
-        from .driver import DiffingDriver, diff_enabled
+        from .driver import DiffingDriver, OrderedKeysDriver, diff_enabled
 
-        if diff_enabled():
-            return DiffingDriver
+        return DiffingDriver if diff_enabled() else OrderedKeysDriver  # keys in order either way
     return None
 
 

@@ -23,12 +23,48 @@ def diff_enabled() -> bool:
     return os.environ.get("FTMLLM_TERM_DIFF", "1").lower() not in ("0", "no", "off", "false")
 
 
-class DiffingDriver(LinuxDriver):
+class OrderedKeysDriver(LinuxDriver):
+    """Textual's Linux driver, handing keys to the app one at a time (see process_message)."""
+
     KEY_SETTLE_S = 0.5  # the longest one key may hold back the next (a key whose widget went away never settles)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._key_pending: tuple[events.Key, threading.Event] | None = None
+
+    # -- keys in the order they were typed ---------------------------------------------------------
+    # Textual hands a key to the focused widget's message queue. A key the widget takes itself (Enter and
+    # text in a TextArea) is applied there at once; a key it does not take (Down, End, ctrl+e: bindings)
+    # bubbles up through each ancestor's queue and its binding runs only when it is back at the App. So in
+    # a burst (a paste, tmux send-keys, a laggy SSH link delivering several keys in one read) the later
+    # Enter and text overtake the earlier arrows: `Down Down End Enter x` types on the wrong line. The
+    # parser is not at fault (it yields the keys in order). The cure is here, where keys enter the app:
+    # the next key is handed over only when the previous one has settled — taken by a widget (stopped), or
+    # back at the App (its binding runs before anything posted after it), or handled by the App itself.
+    def process_message(self, message) -> None:
+        if not isinstance(message, events.Key) or threading.current_thread() is threading.main_thread():
+            super().process_message(message)
+            return
+        done = threading.Event()
+        self._key_pending = (message, done)
+        super().process_message(message)
+        end = time.monotonic() + self.KEY_SETTLE_S
+        while not done.wait(0.002):
+            if message._stop_propagation or self.exit_event.is_set() or getattr(self, "terminal_lost", False) \
+                    or time.monotonic() >= end:
+                break
+        self._key_pending = None
+
+    def key_settled(self, message) -> None:
+        """Called by the app (UI thread): this key needs no more waiting for."""
+        pending = self._key_pending
+        if pending is not None and pending[0] is message:
+            pending[1].set()
+
+
+class DiffingDriver(OrderedKeysDriver):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.differ = ScreenDiffer()
         self._last_size: tuple[int, int] | None = None
         dump = os.environ.get("FTMLLM_TERM_DUMP")  # debugging and tests: every raw write, JSON lines
@@ -53,35 +89,6 @@ class DiffingDriver(LinuxDriver):
         data = self.differ.process(data)
         if data:
             super().write(data)
-
-    # -- keys in the order they were typed ---------------------------------------------------------
-    # Textual hands a key to the focused widget's message queue. A key the widget takes itself (Enter and
-    # text in a TextArea) is applied there at once; a key it does not take (Down, End, ctrl+e: bindings)
-    # bubbles up through each ancestor's queue and its binding runs only when it is back at the App. So in
-    # a burst (a paste, tmux send-keys, a laggy SSH link delivering several keys in one read) the later
-    # Enter and text overtake the earlier arrows: `Down Down End Enter x` types on the wrong line. The
-    # parser is not at fault (it yields the keys in order). The cure is here, where keys enter the app:
-    # the next key is handed over only when the previous one has settled — taken by a widget (stopped), or
-    # back at the App (its binding runs before anything posted after it), or handled by the App itself.
-    def process_message(self, message) -> None:
-        if not isinstance(message, events.Key) or threading.current_thread() is threading.main_thread():
-            super().process_message(message)
-            return
-        done = threading.Event()
-        self._key_pending = (message, done)
-        super().process_message(message)
-        end = time.monotonic() + self.KEY_SETTLE_S
-        while not done.wait(0.002):
-            if message._stop_propagation or self.exit_event.is_set() or self.terminal_lost \
-                    or time.monotonic() >= end:
-                break
-        self._key_pending = None
-
-    def key_settled(self, message) -> None:
-        """Called by the app (UI thread): this key needs no more waiting for."""
-        pending = self._key_pending
-        if pending is not None and pending[0] is message:
-            pending[1].set()
 
     def start_application_mode(self) -> None:  # also on resume after a suspend ($EDITOR)
         self.differ.invalidate()

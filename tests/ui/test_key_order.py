@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from .test_pty import read_until, running
 
 DOWN, UP, END, HOME = b"\x1b[B", b"\x1b[A", b"\x1b[F", b"\x1b[H"
@@ -25,11 +27,12 @@ def _wait_file(path, cond, timeout=15.0) -> str:
     return text
 
 
-def test_a_burst_of_arrows_end_enter_and_text_lands_where_typed(tmp_path):
+@pytest.mark.parametrize("diff", ["1", "0"])  # with the diffing driver, and with Textual's drawing (FTMLLM_TERM_DIFF=0)
+def test_a_burst_of_arrows_end_enter_and_text_lands_where_typed(tmp_path, diff):
     cfg = tmp_path / "five.yaml"
     cfg.write_text("a: 1\nb: 2\nc: 3\nd: 4\ne: 5\n")
     env = {"XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
-           "FTMLLM_LLAMAFACTORY_CLI": str(tmp_path / "none"), "FTMLLM_SPLASH": "0"}
+           "FTMLLM_LLAMAFACTORY_CLI": str(tmp_path / "none"), "FTMLLM_SPLASH": "0", "FTMLLM_TERM_DIFF": diff}
     with running(["edit", str(cfg)], cols=100, rows=30, env=env) as (_pid, fd):
         out = read_until(fd, b"warning(s)", 30)  # loaded and validated: the text area is editable
         assert b"warning(s)" in out, out[-2000:]
