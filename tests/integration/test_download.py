@@ -72,6 +72,7 @@ def test_download_job_progress_stop_resume_and_already_cached(tmux_env, hub, tmp
     log = (Path(env["XDG_STATE_HOME"]) / "ftmllm-tui" / "runs" / run_id / "console.log").read_text()
     assert first and len(first) < 3, (first, log, r.stdout)
     assert "interrupted; finished files stay in the cache" in log
+    assert not [p for p in (cache / "models--Qwen--Tiny-VL" / "blobs").iterdir() if p.name.endswith(".incomplete")]
     # the token reached the server, and no file of the state dir holds it
     for p in Path(env["XDG_STATE_HOME"]).rglob("*"):
         if p.is_file():

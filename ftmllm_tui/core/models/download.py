@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -257,8 +258,12 @@ class _Meter:
         os.replace(tmp, path)
 
 
+_PER_PROCESS = re.compile(r"^[0-9a-f]+\.[0-9a-f]{8}\.incomplete$")
+
+
 def _drop_partials(blobs: Path, since: float) -> None:
-    """Our own *.incomplete files (huggingface_hub names them per process; an interrupted one is never reused)."""
+    """Our own per-process partial files (huggingface_hub ≥ 1.x writes BLOB.<8 hex>.incomplete and never reuses
+    one after an interruption). A shared BLOB.incomplete (older clients resume from it) is left alone."""
     try:
         entries = list(os.scandir(blobs))
     except OSError:
@@ -267,7 +272,7 @@ def _drop_partials(blobs: Path, since: float) -> None:
     for e in entries:
         try:
             st = e.stat(follow_symlinks=False)
-            if e.name.endswith(".incomplete") and st.st_uid == me and st.st_mtime >= since:
+            if _PER_PROCESS.match(e.name) and st.st_uid == me and st.st_mtime >= since:
                 os.unlink(e.path)
         except OSError:
             pass

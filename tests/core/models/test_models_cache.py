@@ -44,6 +44,7 @@ def test_scan_lists_repos_types_revisions_sizes_and_owner(hub, tmp_path):
     assert len(two.revisions) == 2 and two.size > 0 and two.owner == mc.owner_name(os.geteuid())
     assert "main" in two.revisions[0].refs or "main" in two.revisions[1].refs
     assert Path(two.snapshot, "config.json").is_file()
+    assert two.snapshot.endswith(commit_of("org0/model-000-1"))  # the revision main points at, not the other one
     assert ids["Qwen/Qwen2.5-VL-3B-Instruct"].cache == str(other)
     # the dangling ref is a problem line (huggingface_hub's own warning), not a crash
     assert any("dangling" in p for p in rep.problems)
