@@ -53,6 +53,12 @@ class Palette:
         self.theme_name = name or self.theme_name
         self.generation += 1
 
+    @property
+    def shapes(self) -> bool:
+        """The theme tells things apart by shape as well as colour (mono, high contrast): chart series
+        get dot patterns."""
+        return len(self.user_marks) > 1
+
     def user(self, name: str) -> str:
         return self.users[user_colour_index(name, len(self.users))]
 

@@ -55,3 +55,20 @@ async def test_finished_and_failed_runs_say_so(tmp_path, clock):
         assert app.screen.query_one("#dtitle").text.plain.startswith("ended  failed, exit 1")
         (app.ctx.registry.dir(rec.id) / "exit_code").write_text("0\n")
         await until(pilot, lambda: app.screen.query_one("#dtitle").text.plain.startswith("ended  finished  train"))
+
+
+async def test_mono_theme_draws_loss_and_eval_loss_in_different_patterns(tmp_path, clock):
+    import shutil
+
+    from .conftest import DATA
+
+    out = tmp_path / "tiny-lora-sft"
+    shutil.copytree(DATA / "lf_run", out)
+    app = make_app(clock, theme="mono")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the app's first screen is up
+        app.open_follow(str(out))
+        await until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.query("#lossplot")
+                    and "eval_loss" in app.screen.query_one("#lossplot").render().plain)
+        legend = app.screen.query_one("#lossplot").render().plain.splitlines()[0]
+        assert "⣀⣀⣀ loss" in legend and "⡀⡀⡀ eval_loss" in legend, legend

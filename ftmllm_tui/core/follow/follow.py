@@ -140,6 +140,7 @@ class PlotRequest:
     smooth: float = 0.0
     logy: bool = False
     last_steps: int | None = None  # window: the last N steps, None = all
+    patterns: bool = False  # series in dot patterns (themes that tell series apart by shape)
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ class Follower:
         lines = [ln for ln in (self._line(m, n, req) for n in req.metrics) if ln is not None]
         self._names = tuple(ln.name for ln in lines)
         w, h = req.loss_size
-        out["loss"] = render(lines, w, h, logy=req.logy) if lines else render([], w, h)
+        out["loss"] = render(lines, w, h, logy=req.logy, patterns=req.patterns) if lines else render([], w, h)
         if req.lr_size is not None:
             lr = self._line(m, "lr", PlotRequest(last_steps=req.last_steps))
             lw, lh = req.lr_size

@@ -182,7 +182,8 @@ class RunDetailScreen(Screen):
         lr = self.query_one("#lrplot", PlotView)
         self._req = PlotRequest(loss_size=loss.chart_size,
                                 lr_size=lr.chart_size if self.has_class("-wide") else None,
-                                smooth=self.smooth, logy=self.logy, last_steps=WINDOWS[self.window_i])
+                                smooth=self.smooth, logy=self.logy, last_steps=WINDOWS[self.window_i],
+                                patterns=PALETTE.shapes)
         if self._caller is not None:
             self._caller.request()
 
@@ -219,7 +220,8 @@ class RunDetailScreen(Screen):
                 note.append(f"last {WINDOWS[self.window_i]} steps")
             names = list(u.chart_names)
             self.query_one("#lossplot", PlotView).show(
-                "loss", u.charts.get("loss"), names, list(PALETTE.series[:len(names)]), " · ".join(note))
+                "loss", u.charts.get("loss"), names, list(PALETTE.series[:len(names)]), " · ".join(note),
+                patterns=self._req.patterns)
             if "lr" in u.charts:
                 self.query_one("#lrplot", PlotView).show("learning rate", u.charts["lr"], ["lr"],
                                                          [PALETTE.series[2]])

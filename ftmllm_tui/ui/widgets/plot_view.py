@@ -36,11 +36,14 @@ class PlotView(Widget):
         return max(20, self.content_size.width), max(3, self.content_size.height - 1)
 
     def show(self, title: str, chart: Chart | None, names: list[str], colours: list[str],
-             note: str = "") -> None:
+             note: str = "", *, patterns: bool = False) -> None:
+        """``patterns``: the chart draws series in dot patterns; the legend shows them."""
+        from ...core.follow.plot import legend_sample
+
         t = Text()
         t.append(title, style="bold")
-        for name, c in zip(names, colours):
-            t.append("  ━━ ", style=c)
+        for i, (name, c) in enumerate(zip(names, colours)):
+            t.append(f"  {legend_sample(i)} " if patterns else "  ━━ ", style=c)
             t.append(name)
         if note:
             t.append(f"  {note}", style=PALETTE.muted)
