@@ -112,7 +112,7 @@ def test_real_ollama_create_and_list(export, tmux_env):
 
     ctx = RunContext.create(Settings())
     name = f"ftmllm-test-{os.getpid()}:latest"
-    rec = ol.start_create(export, ol.read_modelfile(export), name, ctx.registry, ctx.tmux)
+    rec = ol.start_create(export, ol.read_modelfile(export), name, ctx.registry, ctx.tmux, then_run=True)
     run_dir = ctx.registry.dir(rec.id)
     end = time.monotonic() + 300
     while not (run_dir / "exit_code").exists() and time.monotonic() < end:
@@ -124,6 +124,7 @@ def test_real_ollama_create_and_list(export, tmux_env):
             return
         assert (run_dir / "exit_code").read_text().strip() == "0", log
         assert name.split(":")[0] in subprocess.run(["ollama", "list"], capture_output=True, text=True).stdout
+        assert "is open in the window 'ollama-run'" in log
     finally:
         subprocess.run(["ollama", "rm", name], capture_output=True)
 
@@ -161,7 +162,6 @@ async def test_o_in_the_models_view_shows_the_modelfile_with_num_ctx_from_cutoff
         await until(pilot, lambda: dlg.ollama is not None)
         assert dlg.ollama.state == "missing"
         assert "PARAMETER num_ctx 96" in dlg.modelfile()
-        await pilot.press("tab", "tab", "tab", "tab")  # to Create
         await pilot.click("#create")
         await pilot.pause()
         assert isinstance(app.screen, OllamaScreen)  # refused: not installed, said in the dialog

@@ -129,7 +129,8 @@ def explain(output: str, export_dir: Path | None = None) -> str | None:
 
 
 def start_create(export_dir: Path, text: str, name: str, registry, tmux, *,
-                 environ: Mapping[str, str] | None = None, python: str | None = None, ollama: str = "ollama"):
+                 environ: Mapping[str, str] | None = None, python: str | None = None, ollama: str = "ollama",
+                 then_run: bool = False):
     """`ollama create NAME -f Modelfile` as a job: a run of kind 'ollama' in tmux, its output followed like a
     run's. The Modelfile (the user's text, FROM made absolute) is the job's frozen config (RUN_DIR/config.yaml,
     shown by `c` in Runs); the export folder is not written to. The caller checks ``status()`` first."""
@@ -143,7 +144,7 @@ def start_create(export_dir: Path, text: str, name: str, registry, tmux, *,
     import sys
 
     argv = [python or sys.executable, "-m", "ftmllm_tui.core.models.ollama", name, "{config}", str(export_dir),
-            "--ollama", ollama]
+            "--ollama", ollama] + (["--then-run"] if then_run else [])
     prep = Prepared(request=LaunchRequest(config=None, kind=KIND, gpus="none", name=label, cwd=Path(export_dir)),
                     run_id=new_run_id(label), name=label, argv=tuple(argv),
                     env=(), secret_env=(), gpus=None, config_text=with_absolute_from(text, Path(export_dir)),
@@ -163,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("modelfile")
     p.add_argument("export_dir")
     p.add_argument("--ollama", default="ollama")
+    p.add_argument("--then-run", action="store_true", help="then `ollama run NAME` in a new window of this tmux "
+                   "session (attach to the job to chat)")
     a = p.parse_args(argv)
     st = status()
     if not st.ok:
@@ -188,6 +191,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ollama: create failed (exit {rc})" + (f": {why}" if why else ""), flush=True)
         return rc
     print(f"ollama: created {a.name}; try it with `ollama run {a.name}`", flush=True)
+    if a.then_run and os.environ.get("TMUX") and shutil.which("tmux"):
+        import shlex
+
+        r = subprocess.run(["tmux", "new-window", "-n", "ollama-run", shlex.join([a.ollama, "run", a.name])],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            print("ollama: `ollama run` is open in the window 'ollama-run' of this job's tmux session: attach to the "
+                  "job (a in Runs) and pick that window (ctrl-b n)", flush=True)
+        else:
+            print(f"ollama: could not open a tmux window for `ollama run`: {r.stderr.strip()}", flush=True)
     return 0
 
 

@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Static, TextArea
 
 from ...core.models import ollama as ol
 from .dialog import Dialog
@@ -68,6 +68,7 @@ class OllamaScreen(Dialog[object]):
     OllamaScreen #fields Input { width: 1fr; }
     OllamaScreen #mf { height: 1fr; }
     OllamaScreen #ostatus { height: auto; max-height: 3; }
+    OllamaScreen #orun { height: 1; }
     OllamaScreen #buttons { dock: bottom; height: 1; }
     OllamaScreen Button { margin-right: 2; }
     """
@@ -92,6 +93,8 @@ class OllamaScreen(Dialog[object]):
                 note += f"; the run's cutoff_len is {self.cutoff_len} (offered)"
             yield Static(Text(note, style="dim"))
             yield TextArea(self.text, id="mf", show_line_numbers=True)
+            yield Checkbox("then `ollama run NAME` in a tmux window of the job (attach with a in Runs)", id="orun",
+                           compact=True)
             yield Static(Text(self.error or "checking ollama…"), id="ostatus")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary", compact=True)
@@ -130,13 +133,13 @@ class OllamaScreen(Dialog[object]):
         if self.ollama is not None and not self.ollama.ok:
             self.query_one("#ostatus", Static).update(Text(self.ollama.message, style="bold red"))
             return
-        self._create(name, self.modelfile())
+        self._create(name, self.modelfile(), self.query_one("#orun", Checkbox).value)
 
     @work(thread=True, exclusive=True, group="ollama-create", exit_on_error=False)
-    def _create(self, name: str, text: str) -> None:
+    def _create(self, name: str, text: str, then_run: bool = False) -> None:
         ctx = self.app.ctx
         try:
-            rec = ol.start_create(self.export_dir, text, name, ctx.registry, ctx.tmux)
+            rec = ol.start_create(self.export_dir, text, name, ctx.registry, ctx.tmux, then_run=then_run)
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self.query_one("#ostatus", Static).update,
                                       Text(f"cannot start `ollama create`: {e}", style="bold red"))
