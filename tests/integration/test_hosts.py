@@ -426,3 +426,32 @@ async def test_signal_from_the_home_view_of_another_host(hosts, tmp_path, contro
     finally:
         victim.kill()
         victim.wait()
+
+
+async def test_overview_over_real_links(hosts, tmp_path, control):
+    """The TUI started with three real hosts: the overview first, one row per host with its GPUs, the
+    nvidia-smi host marked as such; Enter shows that host's GPUs in the home view."""
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler
+    from ftmllm_tui.ui.app import FtmApp
+    from ftmllm_tui.ui.screens.cluster import ClusterScreen
+    from ftmllm_tui.ui.screens.home import HomeScreen
+
+    from ..ui.conftest import screen_text
+    from ..ui.conftest import until as ui_until
+
+    cluster = Cluster(parse_hosts("gpu-a,gpu-b,gpu-smi"), hosts.opts(control), interval=1.0)
+    app = FtmApp(ReplaySampler(SYNTH8), autostart=False, cluster=cluster)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ui_until(pilot, lambda: isinstance(app.screen, ClusterScreen) and
+                           "5 of 12 GPUs free" in screen_text(app)[0], timeout=30)
+            rows = {r.split()[0]: r for r in screen_text(app)[3:6]}
+            assert set(rows) == {"gpu-a", "gpu-b", "gpu-smi"}
+            assert "4/8" in rows["gpu-a"] and "0/2" in rows["gpu-b"] and "1/2" in rows["gpu-smi"]
+            assert rows["gpu-smi"].rstrip().endswith("up smi") and "alice:2" in rows["gpu-a"]
+            await pilot.press("down", "enter")
+            await ui_until(pilot, lambda: isinstance(app.screen, HomeScreen) and app.snapshot is not None
+                           and len(app.snapshot.gpus) == 2, timeout=10)
+            assert app.sampler.host == "gpu-b"
+    finally:
+        cluster.stop()
