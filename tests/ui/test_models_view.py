@@ -157,12 +157,16 @@ async def test_dataset_browser_entries_rows_search_jump_and_checks(env, data):
         assert isinstance(app.screen, DatasetsScreen)
 
 
-def test_row_with_an_image_as_half_blocks(snap_compare, env, data):
-    """An SVG snapshot of a row with its image drawn with half-block cells (works over any SSH link)."""
+@pytest.mark.parametrize("theme", ["dark", "light", "high-contrast", "mono"])
+def test_row_with_an_image_as_half_blocks(snap_compare, env, data, theme):
+    """An SVG snapshot of a row with its image drawn with half-block cells (works over any SSH link), in every
+    built-in theme (roles take the theme's colours)."""
     from ftmllm_tui.core.models import datasets as ds
+    from ftmllm_tui.ui.palette import PALETTE
     from ftmllm_tui.ui.screens.datasets import RowsScreen
+    from ftmllm_tui.ui.themes import load_themes
 
-    app = _app()
+    app = make_app(FakeClock(), theme=theme)
     entry = next(e for e in ds.entries(data)[0] if e.name == "mm")
 
     async def run_before(pilot):
@@ -170,7 +174,10 @@ def test_row_with_an_image_as_half_blocks(snap_compare, env, data):
         await until(pilot, lambda: isinstance(app.screen, RowsScreen) and app.screen.total == 3)
         await pilot.pause(0.2)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    try:
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    finally:
+        PALETTE.apply(load_themes().get("dark").colors, "dark")  # the next test starts from the default
 
 
 async def test_ctrl_g_in_the_editor_opens_the_dataset_under_the_cursor(env, data, tmp_path):

@@ -25,8 +25,11 @@ from ...core.models.cache import human_bytes
 from ..palette import PALETTE
 from ..widgets.cell import Cell
 
-ROLE_STYLE = {"user": "bold cyan", "assistant": "bold green", "system": "bold magenta", "observation": "bold yellow",
-              "function": "bold yellow"}
+def role_style(role: str) -> str:
+    """The theme's colours (mono and high-contrast stay what they are): user accent, assistant ok, tools warning."""
+    base = {"user": PALETTE.accent, "assistant": PALETTE.ok, "chosen": PALETTE.ok, "system": PALETTE.muted,
+            "observation": PALETTE.warning, "function": PALETTE.warning}.get(role, PALETTE.danger)
+    return f"bold {base}"
 
 
 def editor_context(app) -> dict:
@@ -334,16 +337,16 @@ class RowsScreen(Screen):
         if row.error:
             out.append(f"line {row.line}: {row.error}\n", style=PALETTE.danger)
         if row.system:
-            out.append("system  ", style=ROLE_STYLE["system"])
+            out.append("system    ", style=role_style("system"))
             out.append(row.system + "\n\n")
         for t in row.turns:
             out.append(f"{t.role.lstrip('?') if not t.role.startswith('?') else t.role:<10}",
-                       style=ROLE_STYLE.get(t.role, "bold red"))
+                       style=role_style(t.role))
             out.append((t.content or "(empty)") + "\n\n")
         for what in ("chosen", "rejected"):
             t = getattr(row, what)
             if t is not None:
-                out.append(f"{what:<10}", style="bold green" if what == "chosen" else "bold red")
+                out.append(f"{what:<10}", style=role_style(what))
                 out.append((t.content or "(empty)") + "\n\n")
         if row.images:
             out.append("images  " + ", ".join(row.images) + "\n", style=PALETTE.muted)

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Static, TextArea
 
 from ...core.models import ollama as ol
+from ..palette import PALETTE
 from .dialog import Dialog
 
 
@@ -91,7 +92,7 @@ class OllamaScreen(Dialog[object]):
             note = f"num_ctx: LLaMA-Factory wrote {ctx}" if ctx else "num_ctx: none in the file"
             if self.cutoff_len:
                 note += f"; the run's cutoff_len is {self.cutoff_len} (offered)"
-            yield Static(Text(note, style="dim"))
+            yield Static(Text(note, style=PALETTE.muted))
             yield TextArea(self.text, id="mf", show_line_numbers=True)
             yield Checkbox("then `ollama run NAME` in a tmux window of the job (attach with a in Runs)", id="orun",
                            compact=True)
@@ -112,7 +113,8 @@ class OllamaScreen(Dialog[object]):
     def _show_status(self, st) -> None:
         self.ollama = st
         if not self.error:
-            self.query_one("#ostatus", Static).update(Text(st.message, style="green" if st.ok else "bold red"))
+            style = PALETTE.ok if st.ok else f"bold {PALETTE.danger}"
+            self.query_one("#ostatus", Static).update(Text(st.message, style=style))
 
     def modelfile(self) -> str:
         text = self.query_one("#mf", TextArea).text
@@ -128,10 +130,10 @@ class OllamaScreen(Dialog[object]):
         name = self.query_one("#oname", Input).value.strip()
         why = ol.check_name(name)
         if why:
-            self.query_one("#ostatus", Static).update(Text(why, style="bold red"))
+            self.query_one("#ostatus", Static).update(Text(why, style=f"bold {PALETTE.danger}"))
             return
         if self.ollama is not None and not self.ollama.ok:
-            self.query_one("#ostatus", Static).update(Text(self.ollama.message, style="bold red"))
+            self.query_one("#ostatus", Static).update(Text(self.ollama.message, style=f"bold {PALETTE.danger}"))
             return
         self._create(name, self.modelfile(), self.query_one("#orun", Checkbox).value)
 
@@ -142,7 +144,7 @@ class OllamaScreen(Dialog[object]):
             rec = ol.start_create(self.export_dir, text, name, ctx.registry, ctx.tmux, then_run=then_run)
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self.query_one("#ostatus", Static).update,
-                                      Text(f"cannot start `ollama create`: {e}", style="bold red"))
+                                      Text(f"cannot start `ollama create`: {e}", style=f"bold {PALETTE.danger}"))
             return
         self.app.call_from_thread(self.dismiss, rec)
 
