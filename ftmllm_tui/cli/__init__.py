@@ -154,11 +154,14 @@ def state_dir_problem() -> str | None:
 
     d = state_dir()
     p = d
-    while not p.exists() and p != p.parent:  # the nearest part of the path that exists
-        p = p.parent
     fix = "set XDG_STATE_HOME to a folder you can write to"
-    if not p.is_dir():
-        return f"cannot use the state folder {d}: {p} is a file, not a folder ({fix})"
+    try:
+        while not p.exists() and p != p.parent:  # the nearest part of the path that exists
+            p = p.parent
+        if not p.is_dir():
+            return f"cannot use the state folder {d}: {p} is a file, not a folder ({fix})"
+    except OSError as e:  # e.g. a parent that cannot be searched
+        return f"cannot use the state folder {d}: {(e.strerror or str(e)).lower()} ({fix})"
     if not os.access(p, os.W_OK | os.X_OK):
         return f"cannot use the state folder {d}: {p} is not writable ({fix})"
     return None
