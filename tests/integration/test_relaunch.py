@@ -109,3 +109,25 @@ async def test_relaunch_reproduces_the_run_and_asks_before_reusing_its_output_di
     frozen = yaml.safe_load((state(tmux_env) / new[0] / "config.yaml").read_text())
     assert "edited" not in frozen and frozen["output_dir"] == "out/A2"
     assert dict(map(tuple, rec["env"]))["FOO"] == "bar"
+
+
+async def test_relaunch_into_the_same_output_dir_after_confirming(tmux_env, tmp_path, monkeypatch):
+    a, _cfg = launch_a(tmux_env, tmp_path, monkeypatch)
+    wait_state(tmux_env, a, {"finished"})
+    app = FtmApp(ReplaySampler(bundled_recording(), me="root"), autostart=False,
+                 settings=Settings(check_on_launch=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.views)
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.prepared is not None)
+        await pilot.click("#start")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.focused.id == "cancel"
+        await pilot.press("tab", "enter")  # "Start in that output_dir"
+        await until(pilot, lambda: not isinstance(app.screen, (ConfirmScreen, LaunchScreen)))
+    new = [p.name for p in state(tmux_env).iterdir() if p.name != a]
+    assert len(new) == 1
+    wait_state(tmux_env, new[0], {"finished"})
+    rec = json.loads((state(tmux_env) / new[0] / "run.json").read_text())
+    assert rec["output_dir"] == "out/A" and rec["overrides"] == [["steps", "7"], ["output_dir", "out/A"]]
