@@ -378,6 +378,11 @@ class FtmApp(App):
         if self.ctx.readonly:
             self.notify("Read-only mode: launching is disabled", severity="warning", timeout=3)
             return
+        if from_record is not None and from_record.kind in ("download", "ollama"):  # jobs of core/models
+            from .screens.models import relaunch_job
+
+            if relaunch_job(self, from_record):
+                return
         if getattr(self, "start_slurm", False) and from_record is None:  # a Slurm login node: runs go to Slurm
             from .screens.slurm_submit import SlurmSubmitScreen
 

@@ -148,3 +148,33 @@ async def test_d_in_the_models_view_plans_asks_and_starts_the_job(tmux_env, hub,
     x = until(lambda: [v for v in runs(tmux_env).values() if v["kind"] == "download" and v["state"] == "finished"],
               what="the job finished")
     assert x[0]["progress"]["total"] == 2
+
+
+async def test_R_on_a_stopped_download_in_runs_resumes_it(tmux_env, hub, tmp_path, monkeypatch):
+    from tests.conftest import FakeClock
+    from tests.ui.conftest import make_app, until as ui_until
+
+    from ftmllm_tui.ui.screens.confirm import ConfirmScreen
+    from ftmllm_tui.ui.screens.runs import RunsScreen
+
+    files = {"config.json": b"{}", "a.safetensors": b"\2" * 200_000, "b.safetensors": b"\3" * 200_000}
+    sha = hub.add("Qwen/Tiny-VL", files)
+    hub.slow = {"b.safetensors": 2.0}  # never finishes before the stop
+    env = dict(tmux_env, HF_ENDPOINT=hub.url, HF_HUB_CACHE=str(tmp_path / "hub"))
+    run_id = cli(env, "download", "Qwen/Tiny-VL").stdout.strip().splitlines()[-1]
+    snap = tmp_path / "hub" / "models--Qwen--Tiny-VL" / "snapshots" / sha
+    until(lambda: (snap / "a.safetensors").exists(), what="a first file")
+    assert cli(env, "stop", run_id, "--yes").returncode == 0
+    hub.slow = {}
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    app = make_app(FakeClock())
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_runs()
+        await ui_until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.views)
+        await pilot.press("R")
+        await ui_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "2 already in the cache, 200 KB to fetch" in " ".join(str(w.render()) for w in app.screen.query("Static"))
+        await pilot.press("tab", "enter")
+        await ui_until(pilot, lambda: (snap / "b.safetensors").exists(), timeout=30)
+    assert (snap / "b.safetensors").read_bytes() == files["b.safetensors"]

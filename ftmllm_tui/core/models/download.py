@@ -278,10 +278,10 @@ def _drop_partials(blobs: Path, since: float) -> None:
             pass
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser():
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m ftmllm_tui.core.models.download")
+    p = argparse.ArgumentParser(prog="python -m ftmllm_tui.core.models.download", exit_on_error=False)
     p.add_argument("repo")
     p.add_argument("--repo-type", default="model")
     p.add_argument("--revision", default=None)
@@ -289,7 +289,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--progress", default=None)
     p.add_argument("--workers", type=int, default=4)
-    a = p.parse_args(argv)
+    return p
+
+
+def parse_job_argv(argv: Sequence[str]):
+    """The options of a recorded download job (its run.json argv), to start it again. ValueError when it is not one."""
+    import argparse
+
+    argv = list(argv)
+    if "ftmllm_tui.core.models.download" not in argv:
+        raise ValueError("not a download job")
+    try:
+        return _parser().parse_args(argv[argv.index("ftmllm_tui.core.models.download") + 1:])
+    except (argparse.ArgumentError, SystemExit) as e:
+        raise ValueError(str(e)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
     try:
         plan = plan_download(a.repo, repo_type=a.repo_type, revision=a.revision, include=a.include,
                              cache_dir=Path(a.cache_dir) if a.cache_dir else None)

@@ -274,12 +274,9 @@ class ModelsScreen(Screen):
                                           "ORG/NAME [--repo-type dataset] [--revision R] [--include GLOB]…", value),
                              lambda v: v and self._plan_download(v))
 
-    @work(thread=True, exclusive=True, group="models-download", exit_on_error=False)
     def _plan_download(self, line: str) -> None:
         import argparse
         import shlex
-
-        from ...core.models.download import DownloadError, plan_download
 
         p = argparse.ArgumentParser(add_help=False, exit_on_error=False)
         p.add_argument("repo")
@@ -289,42 +286,9 @@ class ModelsScreen(Screen):
         try:
             a = p.parse_args(shlex.split(line))
         except (argparse.ArgumentError, ValueError, SystemExit) as e:
-            self.app.call_from_thread(self.notify, f"Cannot read {line!r}: {e}", severity="error", timeout=8)
+            self.notify(f"Cannot read {line!r}: {e}", severity="error", timeout=8)
             return
-        self.app.call_from_thread(self.notify, f"Asking the Hub about {a.repo}…", timeout=3)
-        try:
-            plan = plan_download(a.repo, repo_type=a.repo_type, revision=a.revision, include=a.include)
-        except DownloadError as e:
-            self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10)
-            return
-        self.app.call_from_thread(self._confirm_download, plan)
-
-    def _confirm_download(self, plan) -> None:
-        from .confirm import ConfirmScreen
-
-        if plan.already:
-            self.notify(f"Already in the cache: {plan.snapshot()}", timeout=8)
-            return
-        if plan.problems:
-            self.notify("; ".join(plan.problems), severity="error", timeout=12)
-            return
-        body = plan.summary() + f"\n\nFrom {plan.endpoint} into {plan.cache_dir}, as a job in tmux: it survives the " \
-            "SSH link, its progress shows in Runs (r on the GPU view), x there stops it, starting it again resumes."
-        self.app.push_screen(ConfirmScreen(f"Download {plan.repo_id}?", body, yes="Download", danger=False),
-                             lambda yes: yes and self._start_download(plan))
-
-    @work(thread=True, exclusive=True, group="models-download", exit_on_error=False)
-    def _start_download(self, plan) -> None:
-        from ...core.models.download import start_download
-
-        ctx = self.app.ctx
-        try:
-            rec = start_download(plan, ctx.registry, ctx.tmux, pass_env=ctx.settings.pass_env)
-        except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self.notify, f"Cannot start the download: {e}", severity="error", timeout=10)
-            return
-        self.app.call_from_thread(self.notify, f"Downloading {plan.repo_id} in tmux session {rec.tmux_session}; "
-                                  "progress in Runs (r on the GPU view)", timeout=10)
+        plan_and_download(self.app, a.repo, repo_type=a.repo_type, revision=a.revision, include=a.include)
 
     def action_ollama(self) -> None:
         row = self.current()
@@ -340,3 +304,81 @@ class ModelsScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def plan_and_download(app, repo: str, *, repo_type: str = "model", revision: str | None = None,
+                      include=(), cache_dir=None) -> None:
+    """Ask the Hub (a thread), show the plan with Cancel focused, start the job. Also R on a download run in Runs
+    (which resumes it)."""
+    def plan() -> None:
+        from ...core.models.download import DownloadError, plan_download
+
+        app.call_from_thread(app.notify, f"Asking the Hub about {repo}…", timeout=3)
+        try:
+            p = plan_download(repo, repo_type=repo_type, revision=revision, include=include, cache_dir=cache_dir)
+        except DownloadError as e:
+            app.call_from_thread(app.notify, str(e), severity="error", timeout=10)
+            return
+        app.call_from_thread(_confirm_download, app, p)
+
+    app.run_worker(plan, thread=True, exit_on_error=False, group="models-download")
+
+
+def _confirm_download(app, plan) -> None:
+    from .confirm import ConfirmScreen
+
+    if plan.already:
+        app.notify(f"Already in the cache: {plan.snapshot()}", timeout=8)
+        return
+    if plan.problems:
+        app.notify("; ".join(plan.problems), severity="error", timeout=12)
+        return
+    body = plan.summary() + f"\n\nFrom {plan.endpoint} into {plan.cache_dir}, as a job in tmux: it survives the " \
+        "SSH link, its progress shows in Runs (r on the GPU view), x there stops it, starting it again resumes."
+    app.push_screen(ConfirmScreen(f"Download {plan.repo_id}?", body, yes="Download", danger=False),
+                    lambda yes: yes and _start(app, plan))
+
+
+def _start(app, plan) -> None:
+    def run() -> None:
+        from ...core.models.download import start_download
+
+        ctx = app.ctx
+        try:
+            rec = start_download(plan, ctx.registry, ctx.tmux, pass_env=ctx.settings.pass_env)
+        except Exception as e:  # noqa: BLE001
+            app.call_from_thread(app.notify, f"Cannot start the download: {e}", severity="error", timeout=10)
+            return
+        app.call_from_thread(app.notify, f"Downloading {plan.repo_id} in tmux session {rec.tmux_session}; "
+                             "progress in Runs (r on the GPU view)", timeout=10)
+        from .runs import RunsScreen
+
+        def refresh() -> None:
+            if isinstance(app.screen, RunsScreen):
+                app.screen.refresh_runs()
+
+        app.call_from_thread(refresh)
+
+    app.run_worker(run, thread=True, exit_on_error=False, group="models-download")
+
+
+def relaunch_job(app, record) -> bool:
+    """R in Runs on a job of this part: a download starts again (and so resumes); True when handled."""
+    if record.kind == "download":
+        from ...core.models.download import parse_job_argv
+
+        try:
+            a = parse_job_argv(record.argv)
+        except ValueError as e:
+            app.notify(f"Cannot relaunch {record.name}: {e}", severity="error", timeout=8)
+            return True
+        from pathlib import Path
+
+        plan_and_download(app, a.repo, repo_type=a.repo_type, revision=a.revision, include=a.include,
+                          cache_dir=Path(a.cache_dir) if a.cache_dir else None)
+        return True
+    if record.kind == "ollama":
+        app.notify("Create it again from the export: o in the Models view (M) or in the export run's detail view",
+                   timeout=8)
+        return True
+    return False
