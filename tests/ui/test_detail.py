@@ -130,7 +130,8 @@ async def test_compare_shows_result_deltas(tmp_path, clock):
 
     async with app.run_test(size=(140, 40)) as pilot:
         app.push_screen(CompareScreen([resolve(str(a), None), resolve(str(b), None)]))
-        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.metrics)
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.last is not None
+                    and app.screen.results)
         text = app.export_screenshot()
         assert "predict_bleu-4" in text and "+2.4" in text and "+200.0%" in text
         assert "-1" in text and "-10.0%" in text  # rouge went down

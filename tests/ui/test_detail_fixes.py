@@ -144,7 +144,7 @@ async def test_compare_help_has_its_title(tmp_path, clock):
     app = make_app(clock)
     async with app.run_test(size=(100, 40)) as pilot:
         app.push_screen(CompareScreen([resolve(str(a), None), resolve(str(b), None)]))
-        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.metrics)
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.last is not None)
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = "\n".join(screen_text(app))

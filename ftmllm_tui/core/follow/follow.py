@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ftmllm_tui.core.follow.metrics import Metrics, Progress, TrainerLog, ema, load_results, load_trainer_state, parse_console
@@ -156,6 +156,7 @@ class FollowUpdate:
     results: dict[str, float] = field(default_factory=dict)
     log_age_s: float | None = None  # seconds since the metrics source last grew
     chart_names: tuple[str, ...] = ()  # the series drawn in charts["loss"], in colour order
+    chart_raw: int = 0  # with smoothing: the first chart_raw series of charts["loss"] are the raw curves
     ended: tuple[str, int | None] | None = None  # (state, exit code) once the run has ended
     earlier: list[str] = field(default_factory=list)  # lines from before those shown (asked for), in order
     more_before: bool = False  # the console log has lines before the first one given out
@@ -179,6 +180,7 @@ class Follower:
         self._version = 0
         self._drawn: tuple | None = None
         self._names: tuple[str, ...] = ()
+        self._raw = 0
         import collections
 
         self.want_earlier: collections.deque[int | None] = collections.deque()  # asks (any thread): N or None=all
@@ -271,7 +273,7 @@ class Follower:
                             series=tuple(m.names()) if m else (), source=m.source if m else "",
                             results=results,
                             log_age_s=None if mtime is None else max(0.0, time.time() - mtime),
-                            chart_names=self._names, ended=ended_state(self.target.run_dir),
+                            chart_names=self._names, chart_raw=self._raw, ended=ended_state(self.target.run_dir),
                             earlier=earlier,
                             more_before=self.reader is not None and self.reader.more_before)
 
@@ -294,8 +296,12 @@ class Follower:
         out: dict[str, Chart] = {}
         lines = [ln for ln in (self._line(m, n, req) for n in req.metrics) if ln is not None]
         self._names = tuple(ln.name for ln in lines)
+        raw: list[Line] = []
+        if req.smooth and not req.patterns:  # the raw curves under the smoothed ones (drawn dim)
+            raw = [ln for ln in (self._line(m, n, replace(req, smooth=0.0)) for n in req.metrics) if ln is not None]
+        self._raw = len(raw)
         w, h = req.loss_size
-        out["loss"] = render(lines, w, h, logy=req.logy, patterns=req.patterns) if lines else render([], w, h)
+        out["loss"] = render(raw + lines, w, h, logy=req.logy, patterns=req.patterns) if lines else render([], w, h)
         if req.lr_size is not None:
             lr = self._line(m, "lr", PlotRequest(last_steps=req.last_steps))
             lw, lh = req.lr_size

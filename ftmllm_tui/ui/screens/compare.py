@@ -11,9 +11,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...core.background import BackgroundCaller
-from ...core.follow.follow import Followed, metrics_for
-from ...core.follow.metrics import Metrics, ema, load_results
-from ...core.follow.plot import Line, render
+from ...core.follow.compare import CompareRequest, Comparer, CompareUpdate
+from ...core.follow.follow import Followed
 from ..palette import PALETTE
 from ..widgets.plot_view import PlotView
 from ..widgets.textline import TextLine
@@ -48,11 +47,15 @@ def results_table(labels: list[str], results: list[dict[str, float]]) -> Table |
     return t
 
 
+POLL_S = 1.0
+
+
 class CompareScreen(Screen):
     HELP_TITLE = "Compare runs"
     HELP_EXTRA = [
         ("wheel", "scroll the results table (↑ ↓ PgUp PgDn too)"),
         ("results", "deltas against the first run: green better, red worse"),
+        ("live", "the curves grow while the runs train; s shows smoothed curves over the raw ones"),
     ]
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="Back to the runs"),
@@ -72,8 +75,11 @@ class CompareScreen(Screen):
         self.metric = "loss"
         self.smooth = 0.0
         self.logy = False
-        self.metrics: list[Metrics] = []
         self.results: list[dict[str, float]] = []
+        self.last: CompareUpdate | None = None
+        self.available: tuple[str, ...] = ()
+        self._comparer: Comparer | None = None
+        self._req = CompareRequest()
         self._caller: BackgroundCaller | None = None
 
     def compose(self) -> ComposeResult:
@@ -84,57 +90,79 @@ class CompareScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self._caller = BackgroundCaller(self._load, lambda r, took: self.app.call_from_thread(self._loaded, r),
+        """Live like the detail view: a worker polls the runs every second (only new lines are read) and
+        redraws when a curve grew or an option changed."""
+        self._caller = BackgroundCaller(self._poll, lambda r, took: self.app.call_from_thread(self._shown, r),
                                         lambda e: self.app.call_from_thread(self.notify, str(e),
                                                                             severity="error"),
                                         name="ftmllm-compare")
-        self._caller.request()
+        self.call_after_refresh(self._request)
+        self.set_interval(POLL_S, self._caller.request)
         self._title()
 
     def on_unmount(self) -> None:
         if self._caller is not None:
             self._caller.stop()
 
-    def _load(self):
-        metrics, results = [], []
-        for t in self.targets:
-            metrics.append(metrics_for(t))
-            results.append(load_results(t.output_dir) if t.output_dir is not None else {})
-        return metrics, results
+    def _poll(self) -> CompareUpdate:
+        if self._comparer is None:  # made in the worker: its first read can be long
+            self._comparer = Comparer(self.targets)
+        return self._comparer.poll(self._req)
 
-    def _loaded(self, r) -> None:
-        self.metrics, self.results = r
-        self.query_one("#results", Static).update(results_table([t.label for t in self.targets],
-                                                                self.results))
-        self._draw()
-
-    def common(self) -> list[str]:
-        names = [set(m.names()) for m in self.metrics if m.series]
-        both = sorted(set.intersection(*names)) if names else []
-        preferred = [n for n in ("loss", "eval_loss", "lr") if n in both]
-        return preferred + [n for n in both if n not in preferred and n != "epoch"]
-
-    def _draw(self) -> None:
+    def _request(self) -> None:
         plot = self.query_one("#cplot", PlotView)
-        lines, names, colours = [], [], []
-        for i, (t, m) in enumerate(zip(self.targets, self.metrics)):
-            s = m.get(self.metric)
-            if s is None or not len(s):
-                continue
-            y = ema(list(s.y), self.smooth) if self.smooth else s.y
-            lines.append(Line(t.label, s.x, y))
-            names.append(t.label)
-            colours.append(PALETTE.series[i % len(PALETTE.series)])
-        w, h = plot.chart_size
-        chart = render(lines, w, h, logy=self.logy) if lines else None
-        note = " · ".join(x for x in (f"EMA {self.smooth:.1f}" if self.smooth else "",
-                                      "log y" if self.logy else "") if x)
-        plot.show(self.metric, chart, names, colours, note)
+        self._req = CompareRequest(size=plot.chart_size, metric=self.metric, smooth=self.smooth, logy=self.logy,
+                                   patterns=PALETTE.shapes)
+        if self._caller is not None:
+            self._caller.request()
+
+    def _shown(self, u: CompareUpdate) -> None:
+        before = self.last
+        self.last = u
+        self.available = u.metrics
+        if u.results is not None:
+            self.results = u.results
+            self._table()
+        elif before is None or u.last_eval != before.last_eval:
+            self._table()
+        if u.chart is not None:
+            self._draw(u)
         self._title()
 
+    def _table(self) -> None:
+        """The result files side by side, with each run's last logged eval_loss (comparable while the
+        runs still train: eval_results.json only comes at the end)."""
+        u = self.last
+        rows = [dict(r) for r in (self.results or [{} for _ in self.targets])]
+        head = Text()
+        if u is not None and any(u.last_eval):
+            head.append("last evaluation: ", style="bold")
+            parts = []
+            for t, ev in zip(self.targets, u.last_eval):
+                parts.append(f"{t.label} {ev[0]:.4g} @ step {ev[1]:g}" if ev else f"{t.label} none yet")
+            head.append(" · ".join(parts), style=PALETTE.muted)
+            for row, ev in zip(rows, u.last_eval):
+                if ev is not None:
+                    row["eval_loss (last logged)"] = ev[0]
+        table = results_table([t.label for t in self.targets], rows)
+        from rich.console import Group
+
+        self.query_one("#results", Static).update(Group(head, table) if head.plain else table)
+
+    def _draw(self, u: CompareUpdate) -> None:
+        plot = self.query_one("#cplot", PlotView)
+        index = {t.label: i for i, t in enumerate(self.targets)}
+        colours = [PALETTE.series[index.get(n, i) % len(PALETTE.series)] for i, n in enumerate(u.names)]
+        chart_colours = [PALETTE.muted if o < 0 else colours[o] for o in u.owners] or colours
+        note = [f"EMA {self.smooth:.1f}" + ("" if PALETTE.shapes else " over raw (dim)") if self.smooth else "",
+                "log y" if self.logy else ""]
+        if u.missing:
+            note.append(f"no {self.metric} yet: {', '.join(u.missing)}")
+        plot.show(self.metric, u.chart, list(u.names), colours, " · ".join(x for x in note if x),
+                  patterns=PALETTE.shapes, chart_colours=chart_colours)
+
     def restyle(self) -> None:
-        if self.metrics:
-            self._draw()
+        self._request()
 
     def _title(self) -> None:
         t = Text("Compare ", style="bold")
@@ -143,23 +171,27 @@ class CompareScreen(Screen):
         self.query_one("#ctitle", TextLine).show(t)
 
     def on_resize(self) -> None:
-        if self.metrics:
-            self.call_after_refresh(self._draw)
+        self.call_after_refresh(self._request)
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def common(self) -> list[str]:
+        """The metrics to cycle through: any run's (a run without one yet is named in the chart's note)."""
+        return list(self.available)
 
     def action_metric(self) -> None:
         names = self.common()
         if not names:
             return
         self.metric = names[(names.index(self.metric) + 1) % len(names)] if self.metric in names else names[0]
-        self._draw()
+        self._request()
+        self._title()
 
     def action_smooth(self) -> None:
         self.smooth = 0.0 if self.smooth else 0.6
-        self._draw()
+        self._request()
 
     def action_logy(self) -> None:
         self.logy = not self.logy
-        self._draw()
+        self._request()

@@ -219,9 +219,12 @@ class RunDetailScreen(Screen):
             if WINDOWS[self.window_i]:
                 note.append(f"last {WINDOWS[self.window_i]} steps")
             names = list(u.chart_names)
+            colours = list(PALETTE.series[:len(names)])
+            if self.smooth and u.chart_raw:
+                note[0] += " over raw (dim)"
             self.query_one("#lossplot", PlotView).show(
-                "loss", u.charts.get("loss"), names, list(PALETTE.series[:len(names)]), " · ".join(note),
-                patterns=self._req.patterns)
+                "loss", u.charts.get("loss"), names, colours, " · ".join(note),
+                patterns=self._req.patterns, chart_colours=[PALETTE.muted] * u.chart_raw + colours)
             if "lr" in u.charts:
                 self.query_one("#lrplot", PlotView).show("learning rate", u.charts["lr"], ["lr"],
                                                          [PALETTE.series[2]])

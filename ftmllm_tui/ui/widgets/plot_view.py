@@ -36,8 +36,10 @@ class PlotView(Widget):
         return max(20, self.content_size.width), max(3, self.content_size.height - 1)
 
     def show(self, title: str, chart: Chart | None, names: list[str], colours: list[str],
-             note: str = "", *, patterns: bool = False) -> None:
-        """``patterns``: the chart draws series in dot patterns; the legend shows them."""
+             note: str = "", *, patterns: bool = False, chart_colours: list[str] | None = None) -> None:
+        """``patterns``: the chart draws series in dot patterns; the legend shows them.
+        ``chart_colours``: per series of the chart when they differ from the legend's (raw curves
+        drawn dim under smoothed ones)."""
         from ...core.follow.plot import legend_sample
 
         t = Text()
@@ -51,7 +53,7 @@ class PlotView(Widget):
         if chart is None:
             t.append("no data yet", style=PALETTE.muted)
         else:
-            t.append_text(chart_text(chart, colours))
+            t.append_text(chart_text(chart, chart_colours or colours))
         if t != self._text:
             self._text = t
             self.refresh()
