@@ -153,6 +153,7 @@ class RunView:
     started_at: float | None = None
     last_seen: float | None = None  # an ended run without an end time: when it last wrote something
     slurm_job: Any = None  # Slurm runs: the job as the queue shows it now (core.slurm.query.Job), if queued
+    reason: Any = None  # why it failed (core.runs.reasons.Reason), or a running run waiting at SwanLab's prompt
 
 
 def run_duration(v: RunView, now: float) -> float | None:
@@ -229,7 +230,10 @@ def collect(registry: Registry, tmux: Tmux | None, *, stall_minutes: float = 15.
         if state == "lost" or (state in ("finished", "failed", "stopped") and ended_at is None
                                and rec.stop_requested_at is None):
             seen = last_seen(registry, rec, prog)
-        views.append(RunView(status, prog, stalled, rec.created_at, seen, job))
+        from ftmllm_tui.core.runs.reasons import run_reason
+
+        why = run_reason(registry.dir(rec.id), state=state, exit_code=exit_code, cwd=rec.cwd, gpus=rec.gpus)
+        views.append(RunView(status, prog, stalled, rec.created_at, seen, job, why))
     return views, problems
 
 
