@@ -183,6 +183,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 "created_at": r.created_at, "config": r.config, "output_dir": r.output_dir,
                 "tmux_session": r.tmux_session or None, "pids": list(s.pids), "orphaned": s.orphaned,
                 "external": r.external, "stalled": v.stalled, "url": r.url,
+                "reason": None if v.reason is None else v.reason.as_dict(),
                 "slurm_job": r.slurm_job or None,
                 "slurm": None if v.slurm_job is None else {
                     "state": v.slurm_job.state, "reason": v.slurm_job.reason or None,
@@ -215,6 +216,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         state = s.state + ("!" if v.stalled else "") + ("*" if s.orphaned else "")
         print(f"{r.id[:34]:<34} {r.kind:<7} {state:<9} {gpus:<6} {pct:>9} {loss:>8} "
               f"{fmt.duration(run_duration(v, now)):>8}  {r.user}")
+        if v.reason is not None:  # why it failed (core/runs/reasons.py)
+            print(f"{'':34}   ↳ {v.reason.summary}" + (f" (console.log line {v.reason.line})"
+                                                          if v.reason.line else ""))
     if any(v.stalled for v in views) or any(v.status.orphaned for v in views):
         print("! stalled: trainer_log has not grown lately   * orphaned: the tmux session is gone")
     return EXIT_OK
