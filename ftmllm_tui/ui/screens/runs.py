@@ -244,7 +244,7 @@ class RunsScreen(Screen):
         Binding("space", "mark", "Mark", show=False, tooltip="Mark / unmark a run for compare"),
         Binding("C", "compare", "Compare", tooltip="Compare the marked runs (curves and results)"),
         Binding("c", "config", "Config", show=False, tooltip="Open the config as launched"),
-        Binding("R", "relaunch", "Relaunch", show=False, tooltip="Launch again with the same settings"),
+        Binding("R", "relaunch", "Relaunch", show=False, tooltip="Launch again as it was: its frozen config, Set overrides, GPUs, Env"),
         Binding("w", "swanlab", "SwanLab", show=False,
                 tooltip="Serve the run's local SwanLab logs (swanlab watch) on a free port"),
         Binding("d", "forget", "Forget", show=False, tooltip="Forget the record of an ended run"),
