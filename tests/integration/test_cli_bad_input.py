@@ -6,7 +6,6 @@ of a run ends once the run has ended and its log stopped growing; ambiguous run 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -76,7 +75,7 @@ def test_json_commands_print_a_json_error_object(tmux_env, tmp_path):
 
 def test_no_tui_without_a_terminal(tmux_env):
     r = subprocess.run([sys.executable, "-m", "ftmllm_tui.cli", "--open", "nosuchrun"], stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, env=tmux_env, timeout=30)
+                       capture_output=True, text=True, env=tmux_env, timeout=30, check=False)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "needs a terminal" in r.stderr
 

@@ -21,7 +21,7 @@ def cli(*args, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_STATE_HOME=str(cwd / "state"),
                XDG_CONFIG_HOME=str(cwd / "config"), FTMLLM_LLAMAFACTORY_CLI=str(cwd / "none"))
     return subprocess.run([sys.executable, "-m", "ftmllm_tui.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=60)
+                          cwd=cwd, env=env, timeout=60, check=False)
 
 
 def test_a_gbk_comment_is_an_error_at_its_line(tmp_path):
