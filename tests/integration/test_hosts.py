@@ -455,3 +455,49 @@ async def test_overview_over_real_links(hosts, tmp_path, control):
             assert app.sampler.host == "gpu-b"
     finally:
         cluster.stop()
+
+
+async def test_launch_from_the_overview_on_another_host(hosts, tmux_env, tmp_path, control):
+    """n on a host row: the arguments, the exact remote command in the confirmation, the run started by
+    the app there (the stand-in llamafactory-cli), seen with runs --json there."""
+    import shlex
+
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler
+    from ftmllm_tui.ui.app import FtmApp
+    from ftmllm_tui.ui.screens.cluster import ClusterScreen
+    from ftmllm_tui.ui.screens.confirm import ConfirmScreen
+
+    from ..ui.conftest import screen_text
+    from ..ui.conftest import until as ui_until
+
+    cfg = tmp_path / "it's a cfg.yaml"
+    cfg.write_text(f"output_dir: {tmp_path / 'out'}\nsteps: 2\n")
+    env = {k: tmux_env[k] for k in ("HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "FTMLLM_TMUX_SOCKET",
+                                    "FTMLLM_LLAMAFACTORY_CLI", "PYTHONPATH")}
+    def cmd(rec):
+        return shlex.join(["env", *(f"{k}={v}" for k, v in env.items()), APP, "--replay", str(rec)])
+
+    opts = SshOptions(control, ssh_config=str(hosts.config), per_host_command={"gpu-a": cmd(SYNTH8), "gpu-b": cmd(REC2)})
+    cluster = Cluster(parse_hosts("gpu-a,gpu-b"), opts, interval=1.0)
+    app = FtmApp(ReplaySampler(SYNTH8), autostart=False, cluster=cluster)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ui_until(pilot, lambda: isinstance(app.screen, ClusterScreen) and
+                           "4 of 10 GPUs free" in screen_text(app)[0], timeout=30)
+            await pilot.press("N")  # auto: gpu-a has 4 free GPUs, gpu-b none
+            await pilot.pause()
+            for ch in f"{shlex.quote(str(cfg))} --gpus none --name from-overview":
+                await pilot.press(ch if ch != " " else "space")
+            await pilot.press("enter")
+            await ui_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=5)
+            text = " ".join(screen_text(app))
+            assert "Launch on gpu-a?" in text and "exec $SHELL -l -c" in text
+            await pilot.press("tab", "enter")
+            await ui_until(pilot, lambda: any("Started on gpu-a" in str(n.message) for n in app._notifications),
+                           timeout=60)
+    finally:
+        cluster.stop()
+    runs = json.loads(subprocess.run([APP, "runs", "--json"], capture_output=True, text=True, env=tmux_env,
+                                     timeout=60).stdout)
+    runs = [r for r in runs if not r["external"]]  # (LLaMA-Factory processes of other tests are listed too)
+    assert [r["name"] for r in runs] == ["from-overview"] and runs[0]["config"] == str(cfg)

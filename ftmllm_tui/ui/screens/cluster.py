@@ -102,6 +102,9 @@ class ClusterScreen(Screen):
         Binding("s", "sort_next", "Sort", tooltip="Sort by host, free GPUs, utilisation or link state"),
         Binding("escape", "clear_filter", "Clear filter", show=False, tooltip="Clear the filter"),
         Binding("r", "runs", "Runs", tooltip="Runs on every host"),
+        Binding("n", "launch", "Launch", tooltip="Launch a run on the host under the cursor (its app does it)"),
+        Binding("N", "launch_auto", "Launch auto", show=False,
+                tooltip="Launch on the host with the most free GPUs that fit the request"),
         Binding("g", "home", "Host view", tooltip="Back to the host view shown last"),
     ]
     DEFAULT_CSS = """
@@ -259,6 +262,19 @@ class ClusterScreen(Screen):
     def action_runs(self) -> None:
         self.app.open_runs()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.app.ctx.readonly and action in ("launch", "launch_auto"):
+            return False  # --readonly covers other hosts too
+        return True
+
+    def action_launch(self) -> None:
+        key = self.query_one(FastTable).cursor_key
+        if key:
+            launch_remote(self.app, key)
+
+    def action_launch_auto(self) -> None:
+        launch_remote(self.app, None)
+
     def action_home(self) -> None:
         self.app.pop_screen()
 
@@ -293,3 +309,70 @@ def start_cluster(app) -> None:
         app.push_screen(ClusterScreen(app.cluster))
     elif app.cluster.links:
         use_host(app, next(iter(app.cluster.links)))
+
+
+def pick_auto(states, want: int) -> str | None:
+    """The up host with the most free GPUs, if it has ``want`` of them."""
+    fits = [st for st in states if st.state == "up" and st.snapshot is not None and len(st.snapshot.free) >= want]
+    return max(fits, key=lambda st: (len(st.snapshot.free), st.host)).host if fits else None
+
+
+def launch_remote(app, host: str | None) -> None:
+    """Ask for the launch arguments (CONFIG is a path on that host), show the exact remote command,
+    then have that host's app launch it (``ftmllm-tui launch …`` over the master)."""
+    import shlex
+    import threading
+
+    from ...core.hosts.local import LOCAL_NAMES
+    from ...core.hosts.runs import run_remote
+    from ...core.hosts.ssh import remote_line
+    from .confirm import ConfirmScreen, PromptScreen
+
+    if app.ctx.readonly:
+        return
+    if host in LOCAL_NAMES:
+        app.open_launch()
+        return
+    where = host or "the host with the most free GPUs (auto)"
+
+    def got(text: str | None) -> None:
+        if not text:
+            return
+        try:
+            args = shlex.split(text)
+        except ValueError as e:
+            app.notify(f"Cannot read that: {e}", severity="error", timeout=6)
+            return
+        if "--gpus" not in args and not any(a.startswith("--gpus=") for a in args):
+            args += ["--gpus", "auto"]
+        target = host
+        if target is None:
+            gpus = args[args.index("--gpus") + 1] if "--gpus" in args else "auto"
+            want = int(gpus[5:]) if gpus.startswith("auto:") and gpus[5:].isdigit() else 1
+            target = pick_auto([link.state for name, link in app.cluster.links.items() if name not in LOCAL_NAMES],
+                               want)
+            if target is None:
+                app.notify(f"No host has {want} free GPU{'s' if want != 1 else ''} now", severity="warning", timeout=6)
+                return
+        link = app.cluster.links[target]
+        line = remote_line(app.cluster.opts.command_for(link.spec), ["launch", *args])
+
+        def go(yes: bool | None) -> None:
+            if not yes:
+                return
+
+            def work() -> None:
+                rc, out, err = run_remote(app.cluster.opts, link.spec, ["launch", *args], timeout=180)
+                if rc == 0 and out.strip():
+                    msg, sev = f"Started on {target}: {out.strip().splitlines()[-1]}", "information"
+                else:
+                    msg, sev = f"{target}: {(err.strip().splitlines() or [f'launch exited {rc}'])[-1]}", "error"
+                app.call_from_thread(app.notify, msg, severity=sev, timeout=12)
+
+            threading.Thread(target=work, daemon=True, name="ftmllm-remote-launch").start()
+            app.notify(f"Launching on {target}…", timeout=4)
+
+        app.push_screen(ConfirmScreen(f"Launch on {target}?", f"ssh {target} {line}", yes="Launch", danger=False), go)
+
+    app.push_screen(PromptScreen(f"Launch on {where}: CONFIG (a path there) and launch options",
+                                 "/data/cfg/sft.yaml --gpus auto:2 --name try1"), got)
