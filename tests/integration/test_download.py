@@ -62,6 +62,13 @@ def test_download_job_progress_stop_resume_and_already_cached(tmux_env, hub, tmp
               what="progress")
     assert x["kind"] == "download" and x["progress"]["bytes_total"] == sum(map(len, files.values()))
     assert x["progress"]["total"] == 4
+    # and in the Runs view: files, bytes, rate and ETA under the table
+    from ftmllm_tui.core.runs.runctl import collect
+    from ftmllm_tui.core.runs.registry import Registry
+
+    views, _ = collect(Registry(Path(env["XDG_STATE_HOME"]) / "ftmllm-tui" / "runs"), None)
+    p = next(v.progress for v in views if v.status.record.id == run_id)
+    assert p.total == 4 and p.bytes_total == x["progress"]["bytes_total"] and p.percentage is not None
     # interrupt after at least one weight file is in, before all are: the run's safe stop
     snap = cache / "models--Qwen--Tiny-VL" / "snapshots" / sha
     until(lambda: any((snap / n).exists() for n in weights), what="a first file")
@@ -152,7 +159,7 @@ async def test_d_in_the_models_view_plans_asks_and_starts_the_job(tmux_env, hub,
 
 async def test_R_on_a_stopped_download_in_runs_resumes_it(tmux_env, hub, tmp_path, monkeypatch):
     from tests.conftest import FakeClock
-    from tests.ui.conftest import make_app, until as ui_until
+    from tests.ui.conftest import make_app, screen_text, until as ui_until
 
     from ftmllm_tui.ui.screens.confirm import ConfirmScreen
     from ftmllm_tui.ui.screens.runs import RunsScreen
@@ -172,6 +179,9 @@ async def test_R_on_a_stopped_download_in_runs_resumes_it(tmux_env, hub, tmp_pat
     async with app.run_test(size=(120, 30)) as pilot:
         app.open_runs()
         await ui_until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.views)
+        await pilot.pause()
+        text = "\n".join(screen_text(app))
+        assert "download" in text and "/3 files · " in text and " of 400 KB" in text  # under the table
         await pilot.press("R")
         await ui_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "2 already in the cache, 200 KB to fetch" in " ".join(str(w.render()) for w in app.screen.query("Static"))

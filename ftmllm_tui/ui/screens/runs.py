@@ -490,6 +490,13 @@ class RunsScreen(Screen):
                 t.append(f"   ssh -L {r.port}:localhost:{r.port} {r.user}@{r.host}", style=PALETTE.muted)
             if r.output_dir:
                 t.append(f"\noutput_dir {r.output_dir}", style=PALETTE.muted)
+            p = v.progress
+            if p is not None and p.bytes_total is not None:  # a download (core/models/download.py)
+                from ...core.models.cache import human_bytes
+
+                t.append(f"\n{p.step}/{p.total} files · {human_bytes(p.bytes_done or 0)} of {human_bytes(p.bytes_total)}"
+                         + (f" · {human_bytes(p.rate)}/s" if p.rate else "")
+                         + (f" · ETA {p.remaining}" if p.remaining and v.status.state == "running" else ""))
             if r.saved_adapter:
                 step = f" at step {r.saved_step}" if r.saved_step is not None else ""
                 t.append(f"\nsaved adapter{step}: {r.saved_adapter}", style=PALETTE.ok)
