@@ -217,6 +217,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str] | None) -> int:
         from .hosts import cmd_stream
 
         return cmd_stream(args)
+    if args.command == "receive":
+        from .hosts import cmd_receive
+
+        return cmd_receive(args)
     if args.command == "signal":
         from .signals import cmd_signal
 

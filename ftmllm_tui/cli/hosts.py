@@ -39,6 +39,10 @@ def add_parsers(sub) -> None:
                "  ftmllm-tui attach gpu-proof\n"
                "  ftmllm-tui attach gpu3:20261130-104159-sft     (over SSH: the app there attaches)")
     at.add_argument("run", help="run id, unique id prefix, or name; HOST:RUN for another host")
+    rc = sub.add_parser("receive", help="store stdin as a file in the state dir (uploads/); print its path",
+                        epilog="What `launch --host H --copy-config CONFIG` runs on H.\n\n"
+                               "examples:\n  ssh gpu3 ftmllm-tui receive sft.yaml < sft.yaml")
+    rc.add_argument("name", help="the file's name (made safe; a date is put before it)")
     # other hosts for the run commands (their parsers are made in cli/runs.py and cli/follow.py)
     if "runs" in sub.choices:
         add_hosts_option(sub.choices["runs"])
@@ -53,6 +57,9 @@ def add_parsers(sub) -> None:
                         help="launch on that host over SSH (CONFIG is a path there; auto: the host with the "
                              "most free GPUs of --hosts / [cluster] hosts); the remote command is printed")
         add_hosts_option(la)
+        la.add_argument("--copy-config", action="store_true",
+                        help="with --host: CONFIG is a file here; copy it to the state dir of that host first "
+                             "(uploads/, over the same master) and launch that copy")
 
 
 def add_hosts_option(parser: argparse.ArgumentParser) -> None:
@@ -400,7 +407,66 @@ def cmd_launch_remote(args: argparse.Namespace, argv: list[str] | None) -> int:
             spec = parse_host(args.host)
         except HostSpecError as e:
             return _fail(str(e))
+    if getattr(args, "copy_config", False):
+        if not args.config:
+            return _fail("--copy-config needs CONFIG")
+        copied = upload_config(settings, spec, args.config)
+        if copied.startswith("error: "):
+            return _fail(copied[len("error: "):])
+        print(f"copied {args.config} to {spec.name}:{copied}", file=sys.stderr)
+        remote = [copied if a == args.config else a for a in remote if a != "--copy-config"]
     return _run_remote(settings, spec, remote, tty=False, show=True)
+
+
+def upload_config(settings, spec, path: str) -> str:
+    """Copy a local file to the host: its app (``receive NAME``, the remote command with its own
+    environment) stores stdin in its state dir (uploads/); over the same master. Returns the remote
+    path, or ``error: why``."""
+    import subprocess
+    from pathlib import Path
+
+    from ..core.hosts.cluster import ssh_options
+    from ..core.hosts.ssh import classify, remote_line, ssh_argv
+    from ..settings import state_dir
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return f"error: cannot read {path}: {e.strerror}"
+    opts = ssh_options(settings, state_dir())
+    line = remote_line(opts.command_for(spec), ["receive", Path(path).name])
+    try:
+        p = subprocess.run(ssh_argv(opts, spec, line), input=data, capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return f"error: {spec.name}: no answer within 60 s"
+    out = p.stdout.decode("utf-8", "replace").strip()
+    if p.returncode != 0 or not out:
+        err = p.stderr.decode("utf-8", "replace")
+        if p.returncode in (255, 127):
+            return "error: " + classify(p.returncode, err, spec)[1]
+        return f"error: {spec.name}: " + ((err.strip().splitlines() or [f"receive exited {p.returncode}"])[-1])
+    return out.splitlines()[-1]
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    """Store stdin as ``uploads/DATE-NAME`` in the state dir; print its path (for launch --copy-config)."""
+    import time
+
+    from ..settings import state_dir
+
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in args.name).lstrip(".") or "config.yaml"
+    data = sys.stdin.buffer.read()
+    if len(data) > 16 * 2**20:
+        return _fail("refusing more than 16 MiB")
+    folder = state_dir() / "uploads"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+        target.write_bytes(data)
+    except OSError as e:
+        return _fail(f"cannot write {folder}: {e.strerror}")
+    print(target)
+    return EXIT_OK
 
 
 def cmd_attach(args: argparse.Namespace) -> int:

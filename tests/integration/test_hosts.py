@@ -501,3 +501,36 @@ async def test_launch_from_the_overview_on_another_host(hosts, tmux_env, tmp_pat
                                      timeout=60).stdout)
     runs = [r for r in runs if not r["external"]]  # (LLaMA-Factory processes of other tests are listed too)
     assert [r["name"] for r in runs] == ["from-overview"] and runs[0]["config"] == str(cfg)
+
+
+def test_launch_copies_a_local_config_when_asked(hosts, tmux_env, tmp_path, control):
+    import shlex
+
+    cfg = tmp_path / "local only.yaml"
+    cfg.write_text(f"output_dir: {tmp_path / 'out'}\nsteps: 2\n")
+    remote_state = tmp_path / "remote-state"
+    env = {k: tmux_env[k] for k in ("HOME", "XDG_CONFIG_HOME", "FTMLLM_TMUX_SOCKET", "FTMLLM_LLAMAFACTORY_CLI",
+                                    "PYTHONPATH")}
+    env["XDG_STATE_HOME"] = str(remote_state)
+    local_cfg = tmp_path / "local-config" / "ftmllm-tui" / "config.toml"
+    local_cfg.parent.mkdir(parents=True)
+    remote_cmd = shlex.join(["env", *(f"{k}={v}" for k, v in env.items()), APP])
+    local_cfg.write_text(f'[cluster]\nssh_config = "{hosts.config}"\n'
+                         f'[host.gpu-a]\nremote_command = {json.dumps(remote_cmd)}\n')
+    local = dict(tmux_env, XDG_CONFIG_HOME=str(local_cfg.parent.parent), XDG_STATE_HOME=str(tmp_path / "ls"))
+    try:
+        r = subprocess.run([APP, "launch", "--host", "gpu-a", "--copy-config", str(cfg), "--gpus", "none",
+                            "--name", "copied"], capture_output=True, text=True, env=local, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stdout + r.stderr
+        copied = next((remote_state / "ftmllm-tui" / "uploads").iterdir())
+        assert copied.read_text() == cfg.read_text() and copied.name.endswith("local_only.yaml")
+        assert f"copied {cfg} to gpu-a:{copied}" in r.stderr
+        runs = json.loads(subprocess.run([APP, "runs", "--json", "--hosts", "gpu-a"], capture_output=True,
+                                         text=True, env=local, timeout=60).stdout)["runs"]
+        assert [x["config"] for x in runs if x["name"] == "copied"] == [str(copied)]
+        bad = subprocess.run([APP, "launch", "--host", "gpu-a", "--copy-config", str(tmp_path / "nope.yaml")],
+                             capture_output=True, text=True, env=local, timeout=60)
+        assert bad.returncode == 2 and "cannot read" in bad.stderr
+    finally:
+        close_masters(tmp_path / "ls" / "ftmllm-tui" / "ssh")
