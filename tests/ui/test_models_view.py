@@ -198,3 +198,17 @@ async def test_ctrl_g_in_the_editor_opens_the_dataset_under_the_cursor(env, data
         from ftmllm_tui.ui.screens.editor import EditorScreen
 
         assert isinstance(app.screen, EditorScreen)
+
+
+async def test_readonly_hides_delete_download_and_ollama(env):
+    app = make_app(FakeClock(), readonly=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.action_models()
+        await until(pilot, lambda: getattr(app.screen, "report", None) is not None and app.screen.rows)
+        footer = screen_text(app)[-1]
+        assert "Copy path" in footer and "Delete" not in footer and "Download" not in footer
+        await pilot.press("x")
+        await pilot.pause()
+        from ftmllm_tui.ui.screens.confirm import ConfirmScreen
+
+        assert not isinstance(app.screen, ConfirmScreen)

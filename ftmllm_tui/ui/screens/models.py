@@ -78,6 +78,12 @@ class ModelsScreen(Screen):
         self.rows: list[Row] = []
         self.scanning = False
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """--readonly: deleting, downloading and creating in ollama do not exist."""
+        if self.app.ctx.readonly and action in ("delete", "download", "ollama"):
+            return False
+        return True
+
     def compose(self) -> ComposeResult:
         yield Cell(id="mtitle")
         yield Cell(id="mcaches")
