@@ -142,7 +142,7 @@ class ValidationPart:
             t.append(" ✗ ", style=f"bold {PALETTE.danger}")
             t.append("   deep  ", style=PALETTE.muted)
             t.append(f"{res.error_type}: {res.message}", style=PALETTE.danger)
-        if checked is not None and checked != self.text:
+        if checked is not None and checked != self._checked_text:
             t.append("  (checked before your last edits: F8 again)", style=PALETTE.muted)
         else:
             t.append("  (F8)", style=PALETTE.muted)
@@ -175,8 +175,8 @@ class ValidationPart:
         self._deep_t0 = time.monotonic()
         self._deep_timer = self.set_interval(1.0, lambda: self._deep_status())
         self._deep_status()
-        self._deep(self.text, self.current_command(), self._deep_cancel)
-        self._deep_text_pending = self.text
+        self._deep(self._checked_text, self.current_command(), self._deep_cancel)  # read-only: the file's bytes
+        self._deep_text_pending = self._checked_text
 
     def _deep_status(self, note: str = "") -> None:
         if not self._alive or self._deep_cancel is None:
