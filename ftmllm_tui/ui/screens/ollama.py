@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, Input, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Label, Static, TextArea
 
 from ...core.models import ollama as ol
 from ..palette import PALETTE
@@ -65,8 +65,9 @@ class OllamaScreen(Dialog[object]):
     OllamaScreen { align: center middle; }
     OllamaScreen > #dlg { width: 100; max-width: 100%; height: 90%; max-height: 100%; border: round $accent;
         background: $surface; padding: 0 1; }
-    OllamaScreen #fields { height: auto; }
-    OllamaScreen #fields Input { width: 1fr; }
+    OllamaScreen #fields { height: 1; margin-top: 1; }
+    OllamaScreen #oname { width: 1fr; }
+    OllamaScreen #onumctx { width: 10; }
     OllamaScreen #mf { height: 1fr; }
     OllamaScreen #ostatus { height: auto; max-height: 3; }
     OllamaScreen #orun { height: 1; }
@@ -87,15 +88,16 @@ class OllamaScreen(Dialog[object]):
         with Vertical(id="dlg"):
             yield Static(Text(f"Create in ollama: {self.export_dir}", style="bold"))
             with Horizontal(id="fields"):
-                yield Input(default_name(self.export_dir), placeholder="name[:tag]", id="oname")
-                yield Input(str(offer), placeholder="num_ctx", id="onumctx", type="integer")
+                yield Label("name ")
+                yield Input(default_name(self.export_dir), placeholder="name[:tag]", id="oname", compact=True)
+                yield Label("  num_ctx ")
+                yield Input(str(offer), placeholder="num_ctx", id="onumctx", type="integer", compact=True)
             note = f"num_ctx: LLaMA-Factory wrote {ctx}" if ctx else "num_ctx: none in the file"
             if self.cutoff_len:
                 note += f"; the run's cutoff_len is {self.cutoff_len} (offered)"
             yield Static(Text(note, style=PALETTE.muted))
             yield TextArea(self.text, id="mf", show_line_numbers=True)
-            yield Checkbox("then `ollama run NAME` in a tmux window of the job (attach with a in Runs)", id="orun",
-                           compact=True)
+            yield Checkbox("then `ollama run` it in a second tmux window of the job", id="orun", compact=True)
             yield Static(Text(self.error or "checking ollama…"), id="ostatus")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary", compact=True)
