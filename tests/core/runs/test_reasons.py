@@ -31,6 +31,7 @@ NCCL = ("[rank1]:[E1204 10:02:11.123456 ProcessGroupNCCL.cpp:616] [Rank 1] Watch
     ("port_in_use", "port_in_use", "port already in use"),
     ("disk_full", "disk_full", "disk full while writing"),
     ("sigkill", "oom_killer", "killed by SIGKILL with no Python error"),
+    ("cuda_oom_h200", "cuda_oom", "out of GPU memory"),   # a real OOM on the lent H200 (bench/calibrate_memory.py)
 ])
 def test_real_failing_runs(case, code, summary):
     exit_code = int((LOGS / f"{case}.exit").read_text())
