@@ -32,10 +32,11 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from ftmllm_tui.core.hosts.cluster import Cluster  # noqa: E402
-from ftmllm_tui.core.hosts.ssh import SshOptions, control_path, parse_hosts  # noqa: E402
-from integration.sshd import Sshd  # noqa: E402
-from ptyrun import measure  # noqa: E402
+from integration.sshd import Sshd
+from ptyrun import measure
+
+from ftmllm_tui.core.hosts.cluster import Cluster
+from ftmllm_tui.core.hosts.ssh import SshOptions, control_path, parse_hosts
 
 APP = str(Path(sys.executable).with_name("ftmllm-tui"))
 SYNTH8 = ROOT / "tests" / "data" / "h200x8_synth.jsonl"
@@ -92,7 +93,7 @@ def master_pids(opts: SshOptions, names: list[str]) -> list[int]:
     pids = []
     for h in parse_hosts(",".join(names)):
         r = subprocess.run(["ssh", "-o", f"ControlPath={control_path(opts.control_dir, h)}", "-O", "check", "x"],
-                           capture_output=True, text=True, timeout=5)
+                           capture_output=True, text=True, timeout=5, check=False)
         if "pid=" in r.stderr:
             pids.append(int(r.stderr.split("pid=")[1].split(")")[0]))
     return pids
@@ -173,7 +174,7 @@ def tui(farm: Farm, tmp: Path, seconds: float) -> dict:
         control = tmp / "state" / "ftmllm-tui" / "ssh"
         for h in parse_hosts(hosts):
             subprocess.run(["ssh", "-o", f"ControlPath={control_path(control, h)}", "-O", "exit", "x"],
-                           capture_output=True, timeout=5)
+                           capture_output=True, timeout=5, check=False)
 
 
 def main() -> None:

@@ -269,7 +269,7 @@ def _run_remote(settings, spec, remote: list[str], *, tty: bool, show: bool = Fa
         err.seek(0)
         text = err.read().decode("utf-8", "replace")
     if rc == 255 or (rc == 127 and "not found" in text):
-        kind, msg = classify(rc, text, spec)
+        _kind, msg = classify(rc, text, spec)
         print(f"ftmllm-tui: {msg}", file=sys.stderr)
         return EXIT_ENV
     sys.stderr.write(text)
@@ -334,7 +334,7 @@ def cmd_runs_hosts(args: argparse.Namespace) -> int:
         if spec.name in LOCAL_NAMES:  # this machine: the same command, no SSH
             argv = [sys.executable, "-m", "ftmllm_tui.cli", "runs", "--json"]
         try:
-            p = subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+            p = subprocess.run(argv, capture_output=True, timeout=30, stdin=subprocess.DEVNULL, check=False)
         except subprocess.TimeoutExpired:
             return spec.name, None, f"{spec.name}: no answer within 30 s"
         if p.returncode != 0:
@@ -436,7 +436,7 @@ def upload_config(settings, spec, path: str) -> str:
     opts = ssh_options(settings, state_dir())
     line = remote_line(opts.command_for(spec), ["receive", Path(path).name])
     try:
-        p = subprocess.run(ssh_argv(opts, spec, line), input=data, capture_output=True, timeout=60)
+        p = subprocess.run(ssh_argv(opts, spec, line), input=data, capture_output=True, timeout=60, check=False)
     except subprocess.TimeoutExpired:
         return f"error: {spec.name}: no answer within 60 s"
     out = p.stdout.decode("utf-8", "replace").strip()

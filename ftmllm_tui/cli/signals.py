@@ -45,7 +45,14 @@ def cmd_signal(args: argparse.Namespace) -> int:
 
     from ..core import fmt
     from ..core.gpus.proctree import describe
-    from ..core.runs.kill import SIG_NAMES, Audit, Plan, Refusal, make_plan, signal_processes
+    from ..core.runs.kill import (
+        SIG_NAMES,
+        Audit,
+        Plan,
+        Refusal,
+        make_plan,
+        signal_processes,
+    )
     from ..settings import state_dir
 
     if args.readonly:

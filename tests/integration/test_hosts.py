@@ -12,10 +12,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
-from types import SimpleNamespace
 
 from ftmllm_tui.core.hosts.cluster import Cluster, collect, totals
 from ftmllm_tui.core.hosts.ssh import SshOptions, control_path, parse_hosts
@@ -147,7 +147,7 @@ def sockets(control: Path) -> list[Path]:
 
 def close_masters(control: Path) -> None:
     for sock in sockets(control):
-        subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=5)
+        subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=5, check=False)
 
 
 def test_snapshot_hosts_json_every_host_and_every_failure(hosts, tmp_path):
@@ -160,7 +160,7 @@ def test_snapshot_hosts_json_every_host_and_every_failure(hosts, tmp_path):
     t0 = time.monotonic()
     out = subprocess.run([APP, "snapshot", "--json", "--hosts",
                           "gpu-a,gpu-b,gpu-smi,gpu-nokey,gpu-badhostkey,nohost.invalid"],
-                         capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+                         capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL, check=False)
     took = time.monotonic() - t0
     try:
         doc = json.loads(out.stdout)
@@ -187,10 +187,10 @@ def test_snapshot_hosts_json_every_host_and_every_failure(hosts, tmp_path):
 def test_snapshot_hosts_text_and_bad_host(hosts, tmp_path):
     env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "c"), XDG_STATE_HOME=str(tmp_path / "s"))
     bad = subprocess.run([APP, "snapshot", "--hosts", "gpu1:99999"], capture_output=True, text=True, env=env,
-                         timeout=60)
+                         timeout=60, check=False)
     assert bad.returncode == 2 and "not a port" in bad.stderr and bad.stderr.count("\n") == 1
     bad = subprocess.run([APP, "snapshot", "--json", "--hosts=-oProxyCommand=touch_x"], capture_output=True,
-                         text=True, env=env, timeout=60)
+                         text=True, env=env, timeout=60, check=False)
     assert bad.returncode == 2 and "error" in json.loads(bad.stdout)
 
 
@@ -269,11 +269,11 @@ def test_collect_closes_nothing_it_should_not(hosts, tmp_path, control):
     assert states[0].snapshot is not None
     [sock] = sockets(control)
     check = ["ssh", "-o", f"ControlPath={sock}", "-O", "check", "x"]
-    assert subprocess.run(check, capture_output=True, timeout=5).returncode == 0
+    assert subprocess.run(check, capture_output=True, timeout=5, check=False).returncode == 0
     cluster = Cluster(parse_hosts("gpu-a"), opts, interval=0.5).start()
     until(lambda: cluster.links["gpu-a"].state.state == "up", 10, "up on the existing master")
     cluster.stop()
-    assert subprocess.run(check, capture_output=True, timeout=5).returncode != 0
+    assert subprocess.run(check, capture_output=True, timeout=5, check=False).returncode != 0
 
 
 # -- runs on another host: launch there, list, follow, stop; the app on that host does each -----------
@@ -310,7 +310,7 @@ def test_remote_launch_follow_and_stop_of_a_real_llamafactory_run(hosts, tmux_en
 
     def app(*args, timeout=60):
         return subprocess.run([APP, *args], capture_output=True, text=True, env=local, timeout=timeout,
-                              stdin=subprocess.DEVNULL, cwd=tmp_path)
+                              stdin=subprocess.DEVNULL, cwd=tmp_path, check=False)
 
     try:
         r = app("launch", "--host", "gpu-a", str(cfg), "--gpus", "none", "--name", HOSTILE_NAME, timeout=120)
@@ -336,7 +336,7 @@ def test_remote_launch_follow_and_stop_of_a_real_llamafactory_run(hosts, tmux_en
         pids = run_pids(run_id)
         assert pids
         assert subprocess.run([APP, "--readonly", "stop", f"gpu-a:{run_id}", "--yes"], capture_output=True,
-                              text=True, env=local).returncode == 2
+                              text=True, env=local, check=False).returncode == 2
         # the Runs view: the run with its HOST, stopped with x (the app on gpu-a does it)
         import asyncio
 
@@ -498,7 +498,7 @@ async def test_launch_from_the_overview_on_another_host(hosts, tmux_env, tmp_pat
     finally:
         cluster.stop()
     runs = json.loads(subprocess.run([APP, "runs", "--json"], capture_output=True, text=True, env=tmux_env,
-                                     timeout=60).stdout)
+                                     timeout=60, check=False).stdout)
     runs = [r for r in runs if not r["external"]]  # (LLaMA-Factory processes of other tests are listed too)
     assert [r["name"] for r in runs] == ["from-overview"] and runs[0]["config"] == str(cfg)
 
@@ -521,16 +521,16 @@ def test_launch_copies_a_local_config_when_asked(hosts, tmux_env, tmp_path, cont
     try:
         r = subprocess.run([APP, "launch", "--host", "gpu-a", "--copy-config", str(cfg), "--gpus", "none",
                             "--name", "copied"], capture_output=True, text=True, env=local, timeout=120,
-                           stdin=subprocess.DEVNULL)
+                           stdin=subprocess.DEVNULL, check=False)
         assert r.returncode == 0, r.stdout + r.stderr
         copied = next((remote_state / "ftmllm-tui" / "uploads").iterdir())
         assert copied.read_text() == cfg.read_text() and copied.name.endswith("local_only.yaml")
         assert f"copied {cfg} to gpu-a:{copied}" in r.stderr
         runs = json.loads(subprocess.run([APP, "runs", "--json", "--hosts", "gpu-a"], capture_output=True,
-                                         text=True, env=local, timeout=60).stdout)["runs"]
+                                         text=True, env=local, timeout=60, check=False).stdout)["runs"]
         assert [x["config"] for x in runs if x["name"] == "copied"] == [str(copied)]
         bad = subprocess.run([APP, "launch", "--host", "gpu-a", "--copy-config", str(tmp_path / "nope.yaml")],
-                             capture_output=True, text=True, env=local, timeout=60)
+                             capture_output=True, text=True, env=local, timeout=60, check=False)
         assert bad.returncode == 2 and "cannot read" in bad.stderr
     finally:
         close_masters(tmp_path / "ls" / "ftmllm-tui" / "ssh")

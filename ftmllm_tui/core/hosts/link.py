@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from ftmllm_tui.core.gpus.snapshot import Snapshot
 from ftmllm_tui.core.gpus.summary import FreeRule
-from ftmllm_tui.core.hosts.smi import NOTE as SMI_NOTE, SmiDecoder, smi_loop
+from ftmllm_tui.core.hosts.smi import NOTE as SMI_NOTE
+from ftmllm_tui.core.hosts.smi import SmiDecoder, smi_loop
 from ftmllm_tui.core.hosts.ssh import (
     HostSpec,
     SshOptions,
@@ -104,7 +105,7 @@ class HostLink:
         if close_master:
             try:
                 subprocess.run(exit_master_argv(self.opts, self.spec), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
             except (OSError, subprocess.TimeoutExpired):
                 pass
 
@@ -114,7 +115,7 @@ class HostLink:
         is down). Raises subprocess.TimeoutExpired after ``timeout``."""
         argv = ssh_argv(self.opts, self.spec, remote_line(self.opts.command_for(self.spec), args), tty=tty)
         return subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+                              stdin=None if input is not None else subprocess.DEVNULL, check=False)
 
     # -- the thread --------------------------------------------------------------------------------
     def _set(self, **changes) -> None:
@@ -162,7 +163,7 @@ class HostLink:
         """(kind, error) when the master cannot be started; (None, None) when it is up."""
         try:
             ok = subprocess.run(check_argv(self.opts, self.spec), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5).returncode == 0
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False).returncode == 0
         except subprocess.TimeoutExpired:
             ok = False
         if ok:

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ftmllm_tui.core.hosts.ssh import HostSpec, SshOptions, classify, remote_line, split_ref, ssh_argv
+from ftmllm_tui.core.hosts.ssh import (
+    HostSpec,
+    SshOptions,
+    classify,
+    remote_line,
+    split_ref,
+    ssh_argv,
+)
 from ftmllm_tui.core.runs.registry import RunRecord, RunStatus
 from ftmllm_tui.core.runs.runctl import Progress, RunView
 
@@ -47,7 +54,7 @@ def run_remote(opts: SshOptions, spec: HostSpec, args: Sequence[str], *, timeout
     timeouts come back as exit 255 with a one-line reason in stderr."""
     argv = ssh_argv(opts, spec, remote_line(opts.command_for(spec), list(args)), tty=tty)
     try:
-        p = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        p = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
         return 255, "", f"{spec.name}: no answer within {timeout:g} s"
     except OSError as e:

@@ -76,7 +76,7 @@ def test_remote_line_quotes_every_argument_through_a_real_login_shell(tmp_path):
     line = remote_line(f"{sys.executable} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'", HOSTILE)
     env = {"SHELL": "/bin/sh", "HOME": str(tmp_path), "PATH": os.environ["PATH"]}
     out = subprocess.run(["/bin/sh", "-c", line], capture_output=True, text=True, env=env, cwd=tmp_path,
-                         timeout=10)
+                         timeout=10, check=False)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == HOSTILE
     assert not (tmp_path / "pwned").exists()
@@ -154,14 +154,14 @@ def test_stream_path_never_imports_textual():
             "m.startswith('ftmllm_tui.ui')]; "
             "print(bad, file=sys.stderr); sys.exit(rc or (3 if bad else 0))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         stdin=subprocess.DEVNULL)
+                         stdin=subprocess.DEVNULL, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("\n") == 2  # header + one sweep
 
 
 def test_stream_without_gpu_or_recording_says_what_to_do(tmp_path):
     out = subprocess.run([sys.executable, "-m", "ftmllm_tui.cli", "--replay", str(tmp_path / "none.jsonl"),
-                          "stream"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+                          "stream"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
     assert out.returncode == 2 and "recording not found" in out.stderr and out.stdout == ""
 
 
