@@ -333,23 +333,23 @@ class RowsScreen(Screen):
         self.query_one("#rproblems", Cell).show(
             Text("\n".join(f" ✗ {f.kind}: {f.message}" for f in findings), style=PALETTE.danger) if findings
             else Text(" ✓ nothing LLaMA-Factory would trip on", style=PALETTE.ok))
-        out = Text()
+        from rich.table import Table
+
+        out = Table.grid()  # a long turn wraps in its own column, under its text
+        out.add_column(width=10, no_wrap=True)
+        out.add_column(ratio=1)
         if row.error:
-            out.append(f"line {row.line}: {row.error}\n", style=PALETTE.danger)
+            out.add_row(Text(f"line {row.line}", style=PALETTE.danger), Text(row.error, style=PALETTE.danger))
         if row.system:
-            out.append("system    ", style=role_style("system"))
-            out.append(row.system + "\n\n")
+            out.add_row(Text("system", style=role_style("system")), Text(row.system + "\n"))
         for t in row.turns:
-            out.append(f"{t.role.lstrip('?') if not t.role.startswith('?') else t.role:<10}",
-                       style=role_style(t.role))
-            out.append((t.content or "(empty)") + "\n\n")
+            out.add_row(Text(t.role, style=role_style(t.role)), Text((t.content or "(empty)") + "\n"))
         for what in ("chosen", "rejected"):
             t = getattr(row, what)
             if t is not None:
-                out.append(f"{what:<10}", style=role_style(what))
-                out.append((t.content or "(empty)") + "\n\n")
+                out.add_row(Text(what, style=role_style(what)), Text((t.content or "(empty)") + "\n"))
         if row.images:
-            out.append("images  " + ", ".join(row.images) + "\n", style=PALETTE.muted)
+            out.add_row(Text("images", style=PALETTE.muted), Text(", ".join(row.images), style=PALETTE.muted))
         self.query_one("#rtext", Static).update(out)
         self._show_images(row)
 
