@@ -76,6 +76,7 @@ class Settings:
     ssh_options: tuple[str, ...] = ()  # extra ssh arguments, e.g. ["-o", "ProxyJump=bastion"]
     remote_command: str = "ftmllm-tui"  # the app on the other hosts, run through the login shell
     host_remote_command: tuple[tuple[str, str], ...] = ()  # per host: [host.NAME] remote_command = "..."
+    login_shell: bool = True  # remote commands through the login shell (profile PATHs); false: faster
     # [slurm] (Slurm as the engine on a cluster's login node; see core/slurm)
     enabled: str = "auto"  # "auto": on when sinfo is on PATH and answers; "true", "false"
     refresh_s: float = 5.0  # seconds between Slurm polls (the controller is shared: not below 5 s by default)
@@ -110,7 +111,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "runs": ("tmux_socket", "llamafactory_cli", "env", "pass_env", "stop_grace_s", "term_grace_s",
              "stall_minutes", "stop_and_save_timeout_s"),
     "configs": ("config_dirs", "llamafactory_version", "lf_python", "keep_backups", "check_on_launch"),
-    "cluster": ("hosts", "ssh_config", "ssh_options", "remote_command", "host_remote_command"),
+    "cluster": ("hosts", "ssh_config", "ssh_options", "remote_command", "host_remote_command", "login_shell"),
     "slurm": ("enabled", "refresh_s", "partition", "account", "qos", "gpus_per_node", "cpus_per_task", "mem",
               "time_limit"),
     "models": ("caches", "dirs"),

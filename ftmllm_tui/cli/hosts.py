@@ -253,11 +253,11 @@ def _run_remote(settings, spec, remote: list[str], *, tty: bool, show: bool = Fa
     import tempfile
 
     from ..core.hosts.cluster import ssh_options
-    from ..core.hosts.ssh import classify, remote_line, ssh_argv
+    from ..core.hosts.ssh import classify, ssh_argv
     from ..settings import state_dir
 
     opts = ssh_options(settings, state_dir())
-    line = remote_line(opts.command_for(spec), remote)
+    line = opts.remote(spec, remote)
     if show:
         print(f"on {spec.name}: {line}", file=sys.stderr)
     argv = ssh_argv(opts, spec, line, tty=tty)
@@ -317,7 +317,7 @@ def cmd_runs_hosts(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from ..core.hosts.cluster import ssh_options
-    from ..core.hosts.ssh import HostSpecError, classify, remote_line, ssh_argv
+    from ..core.hosts.ssh import HostSpecError, classify, ssh_argv
     from ..settings import load_settings, state_dir
 
     settings = load_settings()
@@ -330,7 +330,7 @@ def cmd_runs_hosts(args: argparse.Namespace) -> int:
     def one(spec):
         from ..core.hosts.local import LOCAL_NAMES
 
-        argv = ssh_argv(opts, spec, remote_line(opts.command_for(spec), ["runs", "--json"]))
+        argv = ssh_argv(opts, spec, opts.remote(spec, ["runs", "--json"]))
         if spec.name in LOCAL_NAMES:  # this machine: the same command, no SSH
             argv = [sys.executable, "-m", "ftmllm_tui.cli", "runs", "--json"]
         try:
@@ -426,7 +426,7 @@ def upload_config(settings, spec, path: str) -> str:
     from pathlib import Path
 
     from ..core.hosts.cluster import ssh_options
-    from ..core.hosts.ssh import classify, remote_line, ssh_argv
+    from ..core.hosts.ssh import classify, ssh_argv
     from ..settings import state_dir
 
     try:
@@ -434,7 +434,7 @@ def upload_config(settings, spec, path: str) -> str:
     except OSError as e:
         return f"error: cannot read {path}: {e.strerror}"
     opts = ssh_options(settings, state_dir())
-    line = remote_line(opts.command_for(spec), ["receive", Path(path).name])
+    line = opts.remote(spec, ["receive", Path(path).name])
     try:
         p = subprocess.run(ssh_argv(opts, spec, line), input=data, capture_output=True, timeout=60, check=False)
     except subprocess.TimeoutExpired:

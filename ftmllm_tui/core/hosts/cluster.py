@@ -21,7 +21,8 @@ def ssh_options(settings, state_dir: Path) -> SshOptions:
     """SshOptions from the ``[cluster]`` settings; control sockets in a short dir under the state dir."""
     return SshOptions(control_dir=state_dir / "ssh", ssh_config=settings.ssh_config,
                       extra=tuple(settings.ssh_options), remote_command=settings.remote_command,
-                      per_host_command=dict(settings.host_remote_command))
+                      per_host_command=dict(settings.host_remote_command),
+                      login_shell=getattr(settings, "login_shell", True))
 
 
 def gpu_holders(snap: Snapshot) -> dict[int, list[str]]:

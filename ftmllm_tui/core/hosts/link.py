@@ -34,7 +34,6 @@ from ftmllm_tui.core.hosts.ssh import (
     control_path,
     exit_master_argv,
     master_argv,
-    remote_line,
     ssh_argv,
 )
 from ftmllm_tui.core.hosts.stream import StreamDecoder, StreamError
@@ -113,7 +112,7 @@ class HostLink:
                    tty: bool = False) -> subprocess.CompletedProcess:
         """Run ``remote_command ARGS`` on the host over its master (a one-off connection if the master
         is down). Raises subprocess.TimeoutExpired after ``timeout``."""
-        argv = ssh_argv(self.opts, self.spec, remote_line(self.opts.command_for(self.spec), args), tty=tty)
+        argv = ssh_argv(self.opts, self.spec, self.opts.remote(self.spec, args), tty=tty)
         return subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
                               stdin=None if input is not None else subprocess.DEVNULL, check=False)
 
@@ -198,13 +197,13 @@ class HostLink:
         if kind is not None:
             return kind, error, False
         if self.mode == "app":
-            line = remote_line(self.opts.command_for(self.spec),
-                               ["stream", "--interval", f"{self.interval:g}"])
+            line = self.opts.remote(self.spec, ["stream", "--interval", f"{self.interval:g}"])
             decoder = StreamDecoder(self.me, self.free_rule)
         else:
             from shlex import quote
 
-            line = f"exec $SHELL -l -c {quote(smi_loop(self.interval))}"
+            loop = quote(smi_loop(self.interval))
+            line = f"exec $SHELL -l -c {loop}" if self.opts.login_shell else f"exec /bin/sh -c {loop}"
             decoder = SmiDecoder(self.me, self.free_rule)
         try:
             proc = subprocess.Popen(ssh_argv(self.opts, self.spec, line), stdin=subprocess.PIPE,

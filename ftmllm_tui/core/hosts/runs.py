@@ -16,7 +16,6 @@ from ftmllm_tui.core.hosts.ssh import (
     HostSpec,
     SshOptions,
     classify,
-    remote_line,
     split_ref,
     ssh_argv,
 )
@@ -52,7 +51,7 @@ def run_remote(opts: SshOptions, spec: HostSpec, args: Sequence[str], *, timeout
                tty: bool = False) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of ``remote_command ARGS`` on the host; ssh's own failures and
     timeouts come back as exit 255 with a one-line reason in stderr."""
-    argv = ssh_argv(opts, spec, remote_line(opts.command_for(spec), list(args)), tty=tty)
+    argv = ssh_argv(opts, spec, opts.remote(spec, list(args)), tty=tty)
     try:
         p = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:

@@ -116,10 +116,15 @@ class SshOptions:
     compression: bool = True
     remote_command: str = "ftmllm-tui"
     per_host_command: Mapping[str, str] = field(default_factory=dict)
+    login_shell: bool = True  # run remote commands through the user's login shell (profile PATHs)
 
     def command_for(self, host: HostSpec) -> str:
         return self.per_host_command.get(host.name) or self.per_host_command.get(host.target) \
             or self.remote_command
+
+    def remote(self, host: HostSpec, args: Sequence[str] = ()) -> str:
+        """The remote shell line running the app on ``host`` with ``args`` (each quoted)."""
+        return remote_line(self.command_for(host), args, login=self.login_shell)
 
 
 SOCKET_PATH_MAX = 100  # sun_path is 104 (macOS) or 108 (Linux) bytes; ssh adds a suffix while binding
@@ -173,11 +178,15 @@ def ssh_argv(opts: SshOptions, host: HostSpec, remote: str | None = None, *, tty
     return argv
 
 
-def remote_line(command: str, args: Sequence[str] = ()) -> str:
+def remote_line(command: str, args: Sequence[str] = (), *, login: bool = True) -> str:
     """The remote shell line: ``command`` (the user's setting, e.g. ``conda run -n x ftmllm-tui``,
     trusted as shell text) plus ``args`` quoted one by one, run by the user's login shell so that
-    conda / venv PATHs from their profile apply. The inner line is quoted once more for ``-c``."""
+    conda / venv PATHs from their profile apply (the inner line is quoted once more for ``-c``);
+    ``login=False``: by the shell sshd starts, without reading the profile (faster where the profile
+    is slow, e.g. ``conda init``; then ``command`` should be an absolute path)."""
     inner = " ".join([command, *(shlex.quote(str(a)) for a in args)])
+    if not login:
+        return f"exec {inner}"
     return f"exec $SHELL -l -c {shlex.quote(inner)}"
 
 

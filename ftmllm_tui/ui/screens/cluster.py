@@ -325,7 +325,6 @@ def launch_remote(app, host: str | None) -> None:
 
     from ...core.hosts.local import LOCAL_NAMES
     from ...core.hosts.runs import run_remote
-    from ...core.hosts.ssh import remote_line
     from .confirm import ConfirmScreen, PromptScreen
 
     if app.ctx.readonly:
@@ -355,7 +354,7 @@ def launch_remote(app, host: str | None) -> None:
                 app.notify(f"No host has {want} free GPU{'s' if want != 1 else ''} now", severity="warning", timeout=6)
                 return
         link = app.cluster.links[target]
-        line = remote_line(app.cluster.opts.command_for(link.spec), ["launch", *args])
+        line = app.cluster.opts.remote(link.spec, ["launch", *args])
 
         def go(yes: bool | None) -> None:
             if not yes:

@@ -8,7 +8,7 @@ import threading
 import time
 
 from ...core.hosts.runs import fetch_runs, is_remote, remote_ref, run_remote
-from ...core.hosts.ssh import remote_line, ssh_argv
+from ...core.hosts.ssh import ssh_argv
 
 REMOTE_POLL_S = 6.0  # a `runs --json` on every host costs each a Python start: not every 2 s
 
@@ -59,7 +59,7 @@ def handle(screen, view, action: str) -> bool:
     opts = app.cluster.opts
     if action in ("detail", "attach"):
         args = ["logs", run, "-f", "-n", "200"] if action == "detail" else ["attach", run]
-        argv = ssh_argv(opts, spec, remote_line(opts.command_for(spec), args), tty=True)
+        argv = ssh_argv(opts, spec, opts.remote(spec, args), tty=True)
         with app.suspend():
             if action == "detail":
                 print(f"{rec.name} on {host}: the log, followed by the app there (ctrl-c: back)", flush=True)
