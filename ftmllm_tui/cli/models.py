@@ -28,8 +28,17 @@ def add_parsers(sub) -> None:
                "examples:\n"
                "  ftmllm-tui dataset check data\n"
                "  ftmllm-tui dataset check data mllm_demo --json")
-    dsub = d.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
-    c = dsub.add_parser("check", help="check every row of one dataset (or all of them)")
+    dsub = d.add_subparsers(dest="dataset_command", metavar="ACTION", required=True,
+                            help="check: the rows LLaMA-Factory would trip on")
+    c = dsub.add_parser(
+        "check", help="check every row of one dataset (or all of them)",
+        description="Check every row of one dataset (or of every local one) as LLaMA-Factory reads it: JSON errors "
+                    "(with the line), missing images, <image> placeholders vs images, role order, empty turns, "
+                    "ranking answers.",
+        epilog="exit codes: 0 clean, 1 some row would trip LLaMA-Factory, 2 unreadable.\n\n"
+               "examples:\n"
+               "  ftmllm-tui dataset check data\n"
+               "  ftmllm-tui dataset check data mllm_demo --json | jq '.datasets[].summary'")
     c.add_argument("dataset_dir", metavar="DATASET_DIR", help="the folder holding dataset_info.json")
     c.add_argument("name", metavar="NAME", nargs="?", help="one dataset (default: every entry with a local file)")
     c.add_argument("--json", action="store_true", help="findings as JSON")
@@ -46,7 +55,8 @@ def add_parsers(sub) -> None:
                "  HF_ENDPOINT=https://hf-mirror.com ftmllm-tui download llamafactory/RLHF-V --repo-type dataset\n"
                "  ftmllm-tui download Qwen/Qwen2.5-VL-7B-Instruct --include '*.json' --include '*.safetensors'")
     dl.add_argument("repo", metavar="REPO", help="ORG/NAME on the Hub")
-    dl.add_argument("--repo-type", choices=("model", "dataset"), default="model")
+    dl.add_argument("--repo-type", choices=("model", "dataset"), default="model",
+                    help="what REPO is on the Hub (default: model)")
     dl.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
     dl.add_argument("--include", action="append", default=[], metavar="GLOB",
                     help="only files matching GLOB (repeatable)")
