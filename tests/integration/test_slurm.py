@@ -202,7 +202,9 @@ def test_failing_job_exit_code_and_first_error(cluster, senv, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"output_dir: {tmp_path / 'out'}\nbogus: 1\n")
     settings(senv, "[configs]\ncheck_on_launch = false\n[slurm]\ngpus_per_node = 0\n")
-    env = dict(senv, FTMLLM_LLAMAFACTORY_CLI=str(fake))
+    # a state folder with a space: the script's #SBATCH paths are quoted (LLaMA-Factory's own torchrun
+    # launch splits its command line on spaces, so the real runs below keep the default folder)
+    env = dict(senv, FTMLLM_LLAMAFACTORY_CLI=str(fake), XDG_STATE_HOME=str(tmp_path / "st ate"))
     r = cli(env, "launch", str(cfg), "--slurm", "--name", "fails")
     assert r.returncode == 0, r.stdout + r.stderr
     run_id = r.stdout.strip().splitlines()[-1]
@@ -248,7 +250,7 @@ def test_multinode_script_environment_with_two_tasks_on_one_node(cluster, senv, 
                              'NPROC_PER_NODE=$NPROC_PER_NODE RUN=$FTMLLM_RUN_ID CFG=$2"\n')
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"output_dir: {tmp_path / 'out'}\n")
-    reg = Registry(tmp_path / "state" / "ftmllm-tui" / "runs")
+    reg = Registry(tmp_path / "st ate" / "ftmllm-tui" / "runs")  # a space: #SBATCH paths are quoted
     prep = prepare(LaunchRequest(config=cfg, gpus="none", name="multi", cwd=tmp_path),
                    llamafactory_cli=str(fake), environ=dict(senv))
     assert prep.ok, prep.problems
@@ -328,6 +330,14 @@ def _job_pids(run_id: str) -> list[int]:
     return run_pids(run_id)
 
 
+def _alive(pid: int, create_time: float) -> bool:
+    try:
+        p = psutil.Process(pid)
+        return p.create_time() == create_time and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 @pytest.mark.timeout(240)
 def test_real_llamafactory_job_followed_then_stopped(cluster, lf):
     cfg, env = lf
@@ -348,13 +358,13 @@ def test_real_llamafactory_job_followed_then_stopped(cluster, lf):
     assert logs.returncode == 0 and "'loss'" in logs.stdout
     plot = cli(env, "plot", run_id, "--width", "60", "--height", "10")
     assert plot.returncode == 0 and "loss" in plot.stdout
-    before = _job_pids(run_id)
+    before = [(p, psutil.Process(p).create_time()) for p in _job_pids(run_id) if psutil.pid_exists(p)]
     assert before  # the torchrun tree runs here (the one node is this machine)
     r = cli(env, "stop", run_id, "--yes", timeout=120)
     assert r.returncode == 0 and "all gone" in r.stdout, r.stdout + r.stderr
     assert "SIGINT (scancel --signal=INT --full): sent" in r.stdout
     wait(lambda: _job_pids(run_id) == [], 20, what="every process of the job gone")
-    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in before)
+    assert not [p for p, t in before if _alive(p, t)]  # by (pid, create time): PIDs wrap fast here
     assert cluster.run("squeue", "-h", "-j", x["slurm_job"], check=False).stdout.strip() == ""
     assert runs(env)[run_id]["state"] == "stopped"
 
