@@ -145,6 +145,10 @@ class RunDetailScreen(Screen):
             title.append(f"  {state}", style=f"bold {PALETTE.state(state)}")
             if code is not None and not (state == "finished" and code == 0):
                 title.append(f", exit {code}", style=PALETTE.state(state))
+        why = getattr(self, "reason", None)
+        if why is not None:  # core/runs/reasons.py; `e` jumps to the line
+            title.append(f"  ✗ {why.summary}" + (" (e: the line)" if why.text else ""),
+                         style=f"bold {PALETTE.danger}")
         if t.record is not None:
             r = t.record
             title.append(f"  {r.kind}", style=PALETTE.muted)
@@ -192,7 +196,14 @@ class RunDetailScreen(Screen):
             self.follower = Follower(self.target)
         while self._earlier_asks:
             self.follower.want_earlier.append(self._earlier_asks.popleft())
-        return self.follower.poll(self._req, room=self._room)
+        u = self.follower.poll(self._req, room=self._room)
+        from .reason_line import reason_of
+
+        why = reason_of(self.target, u.ended)  # why it failed (cached by the log's size): the top line, `e`
+        if why != getattr(self, "reason", None):
+            self.reason = why
+            self.app.call_from_thread(self._title)
+        return u
 
     def _show(self, u: FollowUpdate) -> None:
         was_ended = self.last.ended if self.last is not None else None
@@ -329,6 +340,15 @@ class RunDetailScreen(Screen):
 
     def action_first_error(self) -> None:
         log = self.query_one(LogView)
+        why = getattr(self, "reason", None)
+        if why is not None:  # the line the failure reason was read from
+            from .reason_line import line_of
+
+            i = line_of(why, log.lines)
+            if i is not None:
+                log.go_to_line(i)
+                self._logbar()
+                return
         i = first_error(log.lines)
         if i is None:
             self.notify("No error or traceback in the log", timeout=3)

@@ -66,22 +66,29 @@ def run_cells(v: RunView, now: float) -> dict[str, Text]:
     return {"host": Text(host, style="bold"), "name": name, "kind": Text(r.kind), "state": state, "gpus": Text(f"job {r.slurm_job}" if r.slurm_job else gpus_label(r.gpus)),
             "progress": prog, "loss": loss, "elapsed": Text(fmt.duration(run_duration(v, now))),
             "eta": Text(eta or "-"), "user": Text(r.user or "?"), "started": Text(started, style=PALETTE.muted),
-            "id": Text(r.id, style=PALETTE.muted), "output": Text(r.output_dir or "-", style=PALETTE.muted)}
+            "id": Text(r.id, style=PALETTE.muted), "output": Text(r.output_dir or "-", style=PALETTE.muted),
+            "reason": _reason_cell(v)}
+
+
+def _reason_cell(v: RunView) -> Text:
+    """Why it failed (core/runs/reasons.py), empty otherwise."""
+    why = getattr(v, "reason", None)
+    return Text(why.summary if why is not None else "", style=PALETTE.danger)
 
 
 # -- columns ------------------------------------------------------------------------------------------
-ORDER = ("host", "name", "kind", "state", "gpus", "progress", "loss", "elapsed", "eta", "user", "started", "id",
-         "output")  # host: only with other hosts (--hosts)
+ORDER = ("host", "name", "kind", "state", "gpus", "progress", "loss", "elapsed", "eta", "reason", "user", "started",
+         "id", "output")  # host: only with other hosts (--hosts)
 LABELS = {"host": "HOST", "name": "NAME", "kind": "KIND", "state": "STATE", "gpus": "GPUS", "progress": "PROGRESS",
           "loss": "LOSS", "elapsed": "TIME", "eta": "ETA", "user": "USER", "started": "STARTED", "id": "ID",
-          "output": "OUTPUT"}
+          "output": "OUTPUT", "reason": "REASON"}
 RIGHT = {"loss", "elapsed", "eta"}
 MIN = {"name": 12, "state": 10, "progress": 11}
-MAX = {"name": 40, "state": 24, "progress": 17, "gpus": 11, "user": 12, "id": 48, "kind": 8, "host": 14}
+MAX = {"name": 40, "state": 24, "progress": 17, "gpus": 11, "user": 12, "id": 48, "kind": 8, "host": 14, "reason": 40}
 MIN_OUTPUT = 16
 # how the columns give way when the table is too narrow: drop one, or shrink NAME (down to n)
 NARROWING: tuple[tuple[str, str | int], ...] = (
-    ("drop", "id"), ("drop", "started"), ("drop", "user"), ("shrink", 18), ("drop", "gpus"), ("drop", "eta"),
+    ("drop", "reason"), ("drop", "id"), ("drop", "started"), ("drop", "user"), ("shrink", 18), ("drop", "gpus"), ("drop", "eta"),
     ("drop", "kind"), ("shrink", 0), ("drop", "loss"), ("drop", "host"))
 DESCENDING_FIRST = {"elapsed", "started", "id", "progress"}  # newest, longest, furthest first
 STATE_ORDER = ("running", "starting", "failed", "stopped", "lost", "finished")
@@ -93,7 +100,7 @@ def fit_columns(width: int, natural: dict[str, int], *, with_output: bool = True
     go first (never ``keep``, the sorted one), NAME gives way down to its minimum, and what is left
     over goes to OUTPUT."""
     w = {k: max(MIN.get(k, 0), min(MAX.get(k, 999), max(len(LABELS[k]), natural.get(k, 0))))
-         for k in ORDER if k != "output" and (k != "host" or with_host)}
+         for k in ORDER if k != "output" and (k != "host" or with_host) and (k != "reason" or natural.get("reason"))}
 
     def total() -> int:
         return sum(n + 1 for n in w.values())
@@ -140,6 +147,8 @@ def sort_value(v: RunView, key: str, now: float):
         return r.created_at or None
     if key == "output":
         return r.output_dir
+    if key == "reason":
+        return v.reason.summary if getattr(v, "reason", None) is not None else None
     return str(getattr(r, key, "") or "")
 
 
@@ -490,6 +499,12 @@ class RunsScreen(Screen):
                 t.append(f"   ssh -L {r.port}:localhost:{r.port} {r.user}@{r.host}", style=PALETTE.muted)
             if r.output_dir:
                 t.append(f"\noutput_dir {r.output_dir}", style=PALETTE.muted)
+            why = getattr(v, "reason", None)
+            if why is not None:  # why it failed; l opens the detail, where e jumps to the line
+                t.append(f"\n✗ {why.summary}" + (f" (console.log line {why.line})" if why.line else ""),
+                         style=PALETTE.danger)
+                if why.fix:
+                    t.append(f" → {why.fix}", style=PALETTE.muted)
             p = v.progress
             if p is not None and p.bytes_total is not None:  # a download (core/models/download.py)
                 from ...core.models.cache import human_bytes
