@@ -280,21 +280,66 @@ class ConfigsScreen(Screen):
                              self.app.launched)
 
     def action_new(self) -> None:
-        from .confirm import PromptScreen
+        """A new config: from a skeleton per kind of job, a bundled example, or empty; then where to
+        write it (nothing is written until the editor saves)."""
+        from ...core.configs import pickers
+        from ...core.configs.skeletons import SKELETONS
+        from .pick import PickScreen
 
+        def load() -> pickers.Found:  # in the picker's thread: reads the examples' first lines
+            items = [pickers.Choice(f"skeleton:{k}", f"{k} (skeleton)", what, "skeleton")
+                     for k, (what, _text) in SKELETONS.items()]
+            examples = bundled_examples()
+            for p in sorted(examples.glob("*.y*ml")) if examples is not None else []:
+                try:
+                    head = next((ln.lstrip("# ").strip() for ln in p.read_text(encoding="utf-8").splitlines()
+                                 if ln.startswith("#") and ln.strip("# ")), "")
+                except OSError:
+                    head = ""
+                items.append(pickers.Choice(str(p), p.name, f"bundled example · {head}" if head else
+                                            "bundled example", "example"))
+            items.append(pickers.Choice("empty:", "empty file", "start from nothing", "empty"))
+            return pickers.Found(tuple(items))
+
+        self.app.push_screen(PickScreen("Start a new config from…", load,
+                                        hint="a skeleton per kind of job, a bundled example, or an empty file"),
+                             self._new_from)
+
+    def _new_from(self, choice) -> None:
+        from ...core.configs.skeletons import SKELETONS
+        from .confirm import PromptScreen
+        from .editor import EditorScreen
+
+        if choice is None:
+            return
         first = self._dirs()[0] if self._dirs() else Path.cwd()
+        if choice.kind == "skeleton":
+            kind = choice.value.split(":", 1)[1]
+            name, text, source = f"{kind}.yaml", SKELETONS[kind][1], None
+        elif choice.kind == "example":
+            name, text, source = Path(choice.value).name, None, Path(choice.value)
+        else:
+            name, text, source = "new.yaml", None, None
 
         def go(value: str | None) -> None:
-            if value:
-                p = Path(value).expanduser()
-                if not p.is_absolute():
-                    p = Path.cwd() / p
-                if p.suffix not in (".yaml", ".yml"):
-                    p = p.with_suffix(".yaml")
+            if not value:
+                return
+            p = Path(value).expanduser()
+            if not p.is_absolute():
+                p = Path.cwd() / p
+            if p.suffix not in (".yaml", ".yml"):
+                p = p.with_suffix(".yaml")
+            if source is not None:
+                self.app.push_screen(EditorScreen(p, copy_from=source, note=f"A copy of {source.name}: saving "
+                                                  f"writes {p}"))
+            elif text is not None:
+                self.app.push_screen(EditorScreen(p, text=text, note=f"A new config from the {choice.label}: "
+                                                  f"saving writes {p}"))
+            else:
                 self.app.open_editor(p)
 
-        self.app.push_screen(PromptScreen("New config file", "path/to/new.yaml",
-                                          value=str(first / "new.yaml")), go)
+        self.app.push_screen(PromptScreen("Write the new config to", "path/to/new.yaml",
+                                          value=str(first / name)), go)
 
     def action_filter(self) -> None:
         box = self.query_one("#cfilter", Input)

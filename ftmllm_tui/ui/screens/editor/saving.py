@@ -180,6 +180,67 @@ class SavingPart:
 
         self.app.push_screen(ConflictScreen(self.path.name, diff, deleted=exc.disk_stamp is None), decide)
 
+    def action_save_as(self) -> None:
+        """F12: the text under another name; the editor then edits that file (the old one is left as it
+        is on disk). An existing file is replaced only after a confirmation (its version is backed up)."""
+        from ..confirm import PromptScreen
+
+        if self.locked:
+            self.notify(f"{self.path.name}: {self.locked}, so it cannot be saved from here", severity="error")
+            return
+        text = self.text
+
+        def go(value: str | None) -> None:
+            if not value:
+                return
+            p = Path(value).expanduser()
+            if not p.is_absolute():
+                p = self.path.parent / p
+            if p.suffix not in (".yaml", ".yml"):
+                p = p.with_suffix(".yaml")
+            if p.absolute() == self.path:
+                self.action_save()
+                return
+            self._write_as(p.absolute(), text, False)
+
+        self.app.push_screen(PromptScreen("Save as", "path/to/other.yaml", value=str(self.path)), go)
+
+    @work(thread=True, exclusive=True, group="save")
+    def _write_as(self, path: Path, text: str, force: bool) -> None:
+        keep = self.app.ctx.settings.keep_backups
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            saved = cfgfile.save(path, text, expected=None, backup_dir=backup_dir(), keep=keep, force=force)
+        except cfgfile.Conflict:
+            self.app.call_from_thread(self._ask_replace, path, text)
+            return
+        except (cfgfile.ConfigFileError, OSError) as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=12)
+            return
+        self.app.call_from_thread(self._saved_as, path, text, saved)
+
+    def _ask_replace(self, path: Path, text: str) -> None:
+        from ..confirm import ConfirmScreen
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._write_as(path, text, True)
+
+        self.app.push_screen(ConfirmScreen(f"{path.name} exists", f"Replace {path} with this text? Its current "
+                                           "version goes to the backups.", yes="Replace"), answer)
+
+    def _saved_as(self, path: Path, text: str, saved: cfgfile.Saved) -> None:
+        if not self._alive:
+            return
+        old = self.path
+        self.path = path
+        self.loaded = cfgfile.Loaded(path, text, saved.stamp)
+        self.disk_text = text
+        self._warned_disk = False
+        self._header()
+        self._schedule(0.0)
+        self.notify(f"Saved as {path} (now editing it; {old.name} is as it was on disk)", timeout=8)
+
     def action_backups(self) -> None:
         from ..pick import PickScreen
 

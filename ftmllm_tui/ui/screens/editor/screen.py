@@ -51,6 +51,8 @@ class EditorScreen(SavingPart, ValuesPart, KeyHelpPart, ValidationPart, Screen):
                 tooltip="Browse the dataset named on this line (dataset:, eval_dataset:): rows, checks, images"),
         Binding("f8", "deep", "Deep", tooltip="Run LLaMA-Factory's own parser in the training env (F8 again cancels)"),
         Binding("f9", "backups", "Backups", show=False, tooltip="Previous versions of this file: diff or restore"),
+        Binding("f12", "save_as", "Save as", show=False, tooltip="Save the text under another name (the editor "
+                "then edits that file; the first one stays as it was on disk)"),
         Binding("ctrl+o", "external", "$EDITOR", show=False, tooltip="Open in $EDITOR (the TUI is suspended)"),
         Binding("f10", "problems", "Problems", show=False, tooltip="Focus the problems list"),
         Binding("ctrl+t", "toggle_keyhelp", "Key help", show=False,
@@ -152,6 +154,9 @@ class EditorScreen(SavingPart, ValuesPart, KeyHelpPart, ValidationPart, Screen):
         self.disk_text = loaded.text
         if self._not_text(loaded):
             return
+        if self.initial_text is not None and loaded.stamp is not None:  # never over a file that exists
+            self.notify(f"{self.path} exists already: opened it as it is", severity="warning", timeout=8)
+            self.initial_text = None
         ed.load_text(text if text is not None else self.initial_text if self.initial_text is not None
                      else loaded.text)
         ed.read_only = False
