@@ -51,6 +51,7 @@ class Settings:
     ascii: str = "auto"  # ASCII glyphs instead of block/braille/box characters: "auto", "on", "off"
     mouse: bool = True
     colors: str = "auto"  # "auto" (Rich detects), "truecolor", "256", "16" (TEXTUAL_COLOR_SYSTEM)
+    notify: str = "off"  # when a run ends while the app is open: also "bell" (terminal bell) or "desktop" (OSC 9)
     # [gpus]
     free_max_memory_mib: int = 1024  # a GPU with no process and at most this much used is free
     free_max_util_pct: int = 10
@@ -106,7 +107,8 @@ class Settings:
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "ui": ("refresh_interval", "history_window_min", "mine_only", "tree", "theme", "ascii", "mouse", "colors"),
+    "ui": ("refresh_interval", "history_window_min", "mine_only", "tree", "theme", "ascii", "mouse", "colors",
+           "notify"),
     "gpus": ("free_max_memory_mib", "free_max_util_pct", "process_util_interval"),
     "runs": ("tmux_socket", "llamafactory_cli", "env", "pass_env", "stop_grace_s", "term_grace_s",
              "stall_minutes", "stop_and_save_timeout_s"),
@@ -123,7 +125,9 @@ SECTION_OF: dict[str, str] = {key: section for section, keys in SECTIONS.items()
 ASCII_CHOICES = ("auto", "on", "off")
 COLOR_CHOICES = ("auto", "truecolor", "256", "16")
 SLURM_ENABLED_CHOICES = ("auto", "true", "false")
-CHOICES: dict[str, tuple[str, ...]] = {"ascii": ASCII_CHOICES, "colors": COLOR_CHOICES, "enabled": SLURM_ENABLED_CHOICES}
+NOTIFY_CHOICES = ("off", "bell", "desktop")
+CHOICES: dict[str, tuple[str, ...]] = {"ascii": ASCII_CHOICES, "colors": COLOR_CHOICES, "enabled": SLURM_ENABLED_CHOICES,
+                                       "notify": NOTIFY_CHOICES}
 # colors setting -> TEXTUAL_COLOR_SYSTEM (Rich's names); "auto" leaves the environment alone
 TEXTUAL_COLOR_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard"}
 DEFAULT = "default"  # the source of a value nobody set

@@ -272,6 +272,9 @@ class FtmApp(App):
             mine_only=self.settings.mine_only, tree=self.settings.tree)))
         for w in self.settings.warnings:
             self.notify(w, severity="warning", timeout=10)
+        from .runwatch import start_run_watch
+
+        start_run_watch(self)  # a notification (and [ui] notify: bell / desktop) when a run ends, on any view
         if self.cluster is not None:
             from .screens.cluster import start_cluster
 
