@@ -518,3 +518,12 @@ def detect(setting: str = "auto", *, env: Mapping[str, str] | None = None,
     except SlurmError as e:
         return False, str(e)
     return True, "sinfo answers"
+
+
+def state_from_text(nodes: str, jobs: str, parts: str = "", *, version: str = "?", user: str = "",
+                    took_s: float = 0.0, at: float = 0.0) -> ClusterState:
+    """A ClusterState from the three commands' recorded output (tests, replays of a bug report)."""
+    n, bad = parse_nodes(nodes)
+    j, bad_jobs = parse_jobs(jobs)
+    return ClusterState(nodes=tuple(n), partitions=tuple(parse_partitions(parts)), jobs=tuple(j), version=version,
+                        user=user, took_s=took_s, at=at, problems=tuple(bad + bad_jobs))

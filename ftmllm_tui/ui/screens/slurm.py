@@ -118,8 +118,10 @@ class SlurmScreen(Screen):
     SlurmScreen #snote { height: 1; width: 1fr; padding: 0 1; }
     """
 
-    def __init__(self, **kw):
+    def __init__(self, source=None, **kw):
+        """``source``: a callable returning SlurmData (default: ask Slurm, ``gather``)."""
         super().__init__(**kw)
+        self.source = source
         self.show_all = False
         self.data = SlurmData()
         self._timer = None
@@ -151,7 +153,7 @@ class SlurmScreen(Screen):
 
     @work(thread=True, exclusive=True, group="slurm-poll")
     def _poll(self) -> None:
-        data = gather(getattr(self.app.ctx, "registry", None))
+        data = self.source() if self.source is not None else gather(getattr(self.app.ctx, "registry", None))
         self.app.call_from_thread(self._got, data)
 
     def _got(self, data: SlurmData) -> None:
@@ -234,8 +236,8 @@ class SlurmScreen(Screen):
         jobs = s.jobs_for(None if self.show_all else s.user)
         self._job_by_id = {j.id: j for j in jobs}
         wide = width >= 110
-        cols = [Col("id", "JOBID", 7), Col("name", "NAME", 11), Col("user", "USER", 7), Col("state", "STATE", 8),
-                Col("reason", "REASON", 11), Col("gpus", "GPUS", 4, "right"), Col("time", "ELAPSED/LIM", 11),
+        cols = [Col("id", "JOBID", 7), Col("name", "NAME", 10), Col("user", "USER", 7), Col("state", "STATE", 8),
+                Col("reason", "REASON", 11), Col("gpus", "GPUS", 4, "right"), Col("time", "TIME/LIMIT", 12),
                 Col("prog", "PROG", 4, "right"), Col("loss", "LOSS", 6, "right")]
         if wide:
             cols[1] = Col("name", "NAME", 20)

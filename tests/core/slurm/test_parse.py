@@ -197,3 +197,19 @@ def test_sacct_lines_finished_jobs():
     assert (a.id, a.state, a.exit_code, a.gpus, a.elapsed) == ("101", "COMPLETED", "0:0", 2, "01:02:03")
     assert (b.name, b.user, b.state, b.exit_code, b.gpus) == ("a|b name", "bob", "FAILED", "1:0", 0)
     assert (c.state, c.gpus, c.nodelist) == ("CANCELLED by 1000", 8, "g[03-04]")
+
+
+def test_recorded_real_output_of_the_three_commands():
+    d = Path(__file__).resolve().parents[2] / "data" / "slurm"
+    s = q.state_from_text((d / "scontrol_show_node.txt").read_text(), (d / "squeue.txt").read_text(),
+                          (d / "sinfo.txt").read_text(), user="root")
+    assert not s.problems
+    (n,) = s.nodes
+    assert (n.name, n.state, n.gpus_total, n.gpus_alloc, n.gpu_type) == ("ftmnode1", "mixed", 8, 7, "h200")
+    jobs = {j.name: j for j in s.jobs}
+    assert (jobs["bob-dpo"].user, jobs["bob-dpo"].gpus) == ("daemon", 3)
+    assert jobs["qwen-sft"].run_id == "20261204-101500-qwen-sft-ab12" and jobs["qwen-sft"].gpus == 2
+    assert jobs["eval-8bit"].gpus == 2 and jobs["eval-8bit"].time_limit == "2:00:00"
+    assert (jobs["qwen-32b"].reason, jobs["later"].reason) == ("Resources", "JobHeldUser")
+    assert s.holders() == {"root": 4, "daemon": 3} and s.gpus_free == 1
+    assert [p.name for p in s.partitions] == ["gpu"] and s.partitions[0].default
