@@ -58,6 +58,8 @@ class FtmApp(App):
         Binding("M", "models", "Models", show=False, tooltip="Models: the Hugging Face caches, local models, adapters, exports"),
         Binding("D", "datasets", "Datasets", show=False, tooltip="Datasets of a dataset_info.json: rows, checks, images"),
         Binding("J", "slurm", "Slurm", show=False, tooltip="Slurm: the cluster's nodes and GPUs, your jobs, submit and stop"),
+        Binding("O", "settings", "Settings", show=False,
+                tooltip="Settings: training env, run environment, stop grace, refresh (written to config.toml)"),
     ]
 
     def __init__(self, sampler: Sampler, *, settings: Settings | None = None, banner: str | None = None,
@@ -341,6 +343,11 @@ class FtmApp(App):
 
         open_datasets(self, dataset_dir, name)
 
+    def action_settings(self) -> None:
+        from .screens.settings_view import open_settings
+
+        open_settings(self)
+
     def action_slurm(self) -> None:
         from .screens.slurm import open_slurm
 
@@ -555,6 +562,9 @@ class FtmApp(App):
         ]
         if not self.ctx.readonly:
             app_wide.append(("Launch a run", "llamafactory-cli train|chat|… in tmux (n)", self.open_launch))
+        if not self.ctx.readonly:
+            app_wide.append(("Settings", "Training env, run environment, stop grace, refresh: written to "
+                             "config.toml with its comments kept (O)", self.action_settings))
         app_wide.append(("Help", "Every key of this view (?)", self.action_help))
         for title, help_text, cb in app_wide:
             if title not in seen:
