@@ -63,6 +63,10 @@ def main() -> None:
                          capture_output=True, text=True, check=True).stdout
     (out / "validate.jsonl").write_text(val)
     met += val
+    est = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_estimate.py")],
+                         capture_output=True, text=True, check=True).stdout
+    (out / "estimate.jsonl").write_text(est)
+    met += est
     tl = ROOT / ".venv-toolong" / "bin" / "tl"
     if not tl.exists():  # the peer for the 1 GB log: Toolong pins an old Textual, so its own venv
         subprocess.run([sys.executable, "-m", "venv", str(tl.parents[1])], check=True)
