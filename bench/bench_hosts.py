@@ -69,9 +69,11 @@ class Farm:
         self.names = [f"gpu{i:02d}" for i in range(n)]
         self.command = f"{APP} --replay {SYNTH8}"
 
+    login_shell = True
+
     def opts(self, control: Path, compression: bool = True) -> SshOptions:
         return SshOptions(control, ssh_config=str(self.config), remote_command=self.command,
-                          extra=() if compression else ("-o", "Compression=no"))
+                          extra=() if compression else ("-o", "Compression=no"), login_shell=self.login_shell)
 
     def streamers(self) -> list[psutil.Process]:
         out = []
@@ -164,7 +166,8 @@ def streamer_cost(farm: Farm, control: Path, seconds: float) -> tuple[float, flo
 def tui(farm: Farm, tmp: Path, seconds: float) -> dict:
     cfg = tmp / "xdg" / "ftmllm-tui" / "config.toml"
     cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(f'[cluster]\nssh_config = "{farm.config}"\nremote_command = "{farm.command}"\n')
+    cfg.write_text(f'[cluster]\nssh_config = "{farm.config}"\nremote_command = "{farm.command}"\n'
+                   f'login_shell = {"true" if farm.login_shell else "false"}\n')
     env = {"XDG_CONFIG_HOME": str(tmp / "xdg"), "XDG_STATE_HOME": str(tmp / "state"), "HOME": str(tmp)}
     hosts = ",".join(farm.names)
     try:
@@ -182,14 +185,16 @@ def main() -> None:
     ap.add_argument("--counts", default="1,4,16")
     ap.add_argument("--seconds", type=float, default=30.0, help="steady-state seconds of each measure")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-login-shell", action="store_true", help="[cluster] login_shell = false")
     a = ap.parse_args()
     for n in [int(x) for x in a.counts.split(",")]:
         with tempfile.TemporaryDirectory(prefix="bh") as d:
             tmp = Path(d)
             farm = Farm(tmp / "farm", n)
+            farm.login_shell = not a.no_login_shell
             control = tmp / "ctl"
             try:
-                row = {"hosts": n, "gpus": 8 * n}
+                row = {"hosts": n, "gpus": 8 * n, "login_shell": farm.login_shell}
                 row["data_s"] = round(time_to_data(farm, control, a.repeats), 3)
                 wc, pc = wire(farm, control, True, a.seconds / 2)
                 wn, _ = wire(farm, control, False, a.seconds / 2)

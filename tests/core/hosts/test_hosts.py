@@ -82,6 +82,20 @@ def test_remote_line_quotes_every_argument_through_a_real_login_shell(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
+def test_remote_line_without_the_login_shell(tmp_path):
+    """login_shell = false: sshd's own shell runs the line; the profile is not read; quoting the same."""
+    (tmp_path / ".profile").write_text("echo profile-was-read\n")
+    cmd = f"{sys.executable} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
+    env = {"SHELL": "/bin/sh", "HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    for login, profile in ((True, True), (False, False)):
+        line = SshOptions(tmp_path, remote_command=cmd, login_shell=login).remote(parse_host("h"), HOSTILE)
+        out = subprocess.run(["/bin/sh", "-c", line], capture_output=True, text=True, env=env, cwd=tmp_path,
+                             timeout=10, check=False)
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.splitlines()
+        assert ("profile-was-read" in lines) == profile and json.loads(lines[-1]) == HOSTILE
+
+
 @pytest.mark.parametrize("rc,stderr,kind", [
     (255, "ssh: Could not resolve hostname nope: Name or service not known", "dns"),
     (255, "ssh: connect to host 127.0.0.1 port 1: Connection refused", "refused"),
