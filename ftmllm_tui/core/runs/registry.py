@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import tempfile
 import time
 from collections.abc import Iterable
@@ -38,7 +37,8 @@ def sanitize(name: str, limit: int = 24) -> str:
 
 def new_run_id(name: str, now: float | None = None) -> str:
     t = time.localtime(now if now is not None else time.time())
-    return f"{time.strftime('%Y%m%d-%H%M%S', t)}-{sanitize(name, 20)}-{secrets.token_hex(2)}"
+    # os.urandom, not secrets: secrets loads hashlib and OpenSSL's digests (0.7 MB for the home view)
+    return f"{time.strftime('%Y%m%d-%H%M%S', t)}-{sanitize(name, 20)}-{os.urandom(2).hex()}"
 
 
 def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
