@@ -136,6 +136,9 @@ def test_real_stop_and_save_keeps_the_adapter(lf_env, tmp_path):
     r = cli(env, "stop", run_id, "--yes", "--save", timeout=180)
     assert r.returncode == 0 and "all gone" in r.stdout, r.stdout + r.stderr
     assert "SIGABRT" in r.stdout
+    # the report tells the sequence as it happened, not "already gone" (issue 16 item 7)
+    assert "SIGABRT → saved at step " in r.stdout and "→ exited 0 in " in r.stdout, r.stdout
+    assert "saved adapter: " in r.stdout
     # LLaMA-Factory stopped at the next step and saved the model
     assert (out / "adapter_model.safetensors").exists()
     exit_code = Path(env["XDG_STATE_HOME"]) / "ftmllm-tui" / "runs" / run_id / "exit_code"
@@ -143,6 +146,9 @@ def test_real_stop_and_save_keeps_the_adapter(lf_env, tmp_path):
     steps = [json.loads(line).get("current_steps") for line in log.read_text().splitlines()]
     assert max(s for s in steps if s) < 4000
     assert runs(env)[run_id]["state"] == "stopped"
+    record = json.loads((Path(env["XDG_STATE_HOME"]) / "ftmllm-tui" / "runs" / run_id / "run.json").read_text())
+    assert record["saved_adapter"] == str(out) and record["saved_step"] == max(s for s in steps if s)
+    assert "SIGABRT" in [o["last_signal"] for o in record["stop_report"]]
 
 
 def yaml_output_dir(cfg: Path) -> str:
