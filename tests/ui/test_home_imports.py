@@ -16,7 +16,7 @@ NOT_AT_HOME = (
     "ftmllm_tui.core.estimate", "ftmllm_tui.core.hosts.cluster", "ftmllm_tui.core.hosts.link",
     "ftmllm_tui.ui.screens.editor", "ftmllm_tui.ui.widgets.yaml_editor", "ftmllm_tui.ui.screens.help",
     "ftmllm_tui.ui.screens.runs", "ftmllm_tui.ui.screens.detail", "ftmllm_tui.ui.screens.configs",
-    "zipfile", "hashlib", "secrets",
+    "zipfile", "hashlib", "secrets", "importlib.resources",
 )
 
 HOOK = """

@@ -10,7 +10,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +25,8 @@ BUNDLED_RECORDING = "h200x2_torchrun_and_other_user.jsonl"
 
 def bundled_recording() -> Path:
     """The real 2×H200 recording shipped as package data (used when there is no GPU)."""
+    from importlib import resources  # only for the bundled replay: not loaded by a live session
+
     return Path(str(resources.files("ftmllm_tui.data").joinpath(BUNDLED_RECORDING)))
 
 
