@@ -89,7 +89,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     try:
         ctx = RunContext.create(settings)
         outs = run_output_dirs(ctx.registry)
-        rep = scan(os.environ, settings.caches, settings.dirs, outs)
+        rep = scan(os.environ, settings.caches, settings.dirs, outs, runs_env=settings.env)
     except Exception as e:  # noqa: BLE001 - one line, not a traceback
         msg = f"cannot read the model caches: {type(e).__name__}: {e}"
         return _json_error(msg, EXIT_ENV) if args.json else _fail(msg)
@@ -162,9 +162,13 @@ def cmd_download(args: argparse.Namespace) -> int:
 
     if getattr(args, "readonly", False):
         return fail("read-only mode: downloading is disabled", EXIT_ENV)
+    from ..core.models.cache import models_env
+
     settings = load_settings()
+    env = models_env(os.environ, settings.env)  # as runs see it: [runs.env] may set the cache and HF_ENDPOINT
     try:
-        plan = plan_download(args.repo, repo_type=args.repo_type, revision=args.revision, include=args.include)
+        plan = plan_download(args.repo, repo_type=args.repo_type, revision=args.revision, include=args.include,
+                             environ=env)
     except DownloadError as e:
         return fail(str(e), EXIT_ENV)
     out = {"ok": plan.ok, "repo_id": plan.repo_id, "repo_type": plan.repo_type, "commit": plan.commit,
@@ -195,7 +199,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
     ctx = RunContext.create(settings, tmux_socket=getattr(args, "tmux_socket", None))
     try:
-        rec = start_download(plan, ctx.registry, ctx.tmux, name=args.name, pass_env=settings.pass_env)
+        rec = start_download(plan, ctx.registry, ctx.tmux, name=args.name, pass_env=settings.pass_env, environ=env)
     except (TmuxError, OSError, RuntimeError) as e:
         return fail(f"cannot start the download: {e}", EXIT_ENV)
     out["run_id"] = rec.id

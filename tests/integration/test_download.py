@@ -188,3 +188,16 @@ async def test_R_on_a_stopped_download_in_runs_resumes_it(tmux_env, hub, tmp_pat
         await pilot.press("tab", "enter")
         await ui_until(pilot, lambda: (snap / "b.safetensors").exists(), timeout=30)
     assert (snap / "b.safetensors").read_bytes() == files["b.safetensors"]
+
+
+def test_runs_env_decides_the_cache_and_the_mirror(tmux_env, hub, tmp_path):
+    """[runs.env] HUGGINGFACE_HUB_CACHE / HF_ENDPOINT (how the team configures runs): downloads go where runs look."""
+    hub.add("Qwen/Tiny-VL", {"config.json": b"{}"})
+    settings = Path(tmux_env["XDG_CONFIG_HOME"]) / "ftmllm-tui" / "config.toml"
+    settings.write_text(settings.read_text() + f'\n[runs.env]\nHUGGINGFACE_HUB_CACHE = "{tmp_path / "shared"}"\n'
+                        f'HF_ENDPOINT = "{hub.url}"\n')
+    env = {k: v for k, v in tmux_env.items() if k not in ("HF_ENDPOINT", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")}
+    r = cli(env, "download", "Qwen/Tiny-VL", "--dry-run", "--json")
+    out = json.loads(r.stdout)
+    assert r.returncode == 0, r.stderr
+    assert out["cache_dir"] == str(tmp_path / "shared") and out["endpoint"] == hub.url and out["run_id"] is None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..configs.pickers import _local_models, _read_json, _walk, _why, hf_cache_dir, human_bytes
 
-__all__ = ["CacheInfo", "Repo", "Revision", "LocalModel", "ModelsReport", "cache_dirs", "scan",
+__all__ = ["CacheInfo", "Repo", "Revision", "LocalModel", "ModelsReport", "cache_dirs", "models_env", "scan",
            "plan_delete", "DeletePlan", "execute_delete", "human_bytes", "owner_name"]
 
 
@@ -65,7 +65,7 @@ class LocalModel:
 @dataclass(frozen=True)
 class CacheInfo:
     path: str
-    source: str  # "HF_HUB_CACHE" | "HUGGINGFACE_HUB_CACHE" | "HF_HOME" | "default" | "[models] caches"
+    source: str  # "HF_HUB_CACHE" | "HUGGINGFACE_HUB_CACHE" | "HF_HOME" | "[runs.env] …" | "default" | "[models] caches"
     exists: bool
     free: int | None = None
     total: int | None = None
@@ -113,12 +113,32 @@ def _owner(path: str | Path) -> str:
         return "?"
 
 
-def cache_dirs(environ: Mapping[str, str] | None = None, extra: Sequence[str] = ()) -> list[tuple[Path, str]]:
-    """The cache in use (HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME/hub, the default) and ``[models] caches``,
-    each once, with where it came from."""
+HF_CACHE_VARS = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME")
+
+
+def models_env(environ: Mapping[str, str] | None = None, runs_env: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+    """The environment runs get: the user's, then ``[runs.env]`` (e.g. HUGGINGFACE_HUB_CACHE=/data/huggingface/hub,
+    HF_ENDPOINT=a mirror). Caches, downloads and the Hub endpoint follow it, so they match what training sees."""
+    return {**(os.environ if environ is None else environ), **dict(runs_env)}
+
+
+def cache_dirs(environ: Mapping[str, str] | None = None, extra: Sequence[str] = (),
+               runs_env: Sequence[tuple[str, str]] = ()) -> list[tuple[Path, str]]:
+    """The cache runs use (HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, HF_HOME/hub, the default; ``[runs.env]`` over the
+    environment), the shell's own when ``[runs.env]`` points elsewhere, and ``[models] caches``: each once, with
+    where it came from."""
     env = os.environ if environ is None else environ
-    source = next((k for k in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME") if env.get(k)), "default")
-    out: list[tuple[Path, str]] = [(hf_cache_dir(env), source)]
+    runs = dict(runs_env)
+
+    def source(e: Mapping[str, str], mark: str = "") -> str:
+        key = next((k for k in HF_CACHE_VARS if e.get(k)), None)
+        if key is None:
+            return "default"
+        return f"[runs.env] {key}" if mark and key in runs else key
+
+    merged = models_env(env, runs_env)
+    out: list[tuple[Path, str]] = [(hf_cache_dir(merged), source(merged, "runs"))]
+    out.append((hf_cache_dir(env), source(env)))
     for e in extra:
         if e:
             out.append((Path(os.path.expanduser(e)), "[models] caches"))
@@ -252,10 +272,10 @@ def run_output_dirs(registry) -> list[Path]:
 
 
 def scan(environ: Mapping[str, str] | None = None, caches: Sequence[str] = (), dirs: Sequence[str] = (),
-         output_dirs: Sequence[Path] = ()) -> ModelsReport:
+         output_dirs: Sequence[Path] = (), runs_env: Sequence[tuple[str, str]] = ()) -> ModelsReport:
     t0 = time.perf_counter()
     rep = ModelsReport()
-    for path, source in cache_dirs(environ, caches):
+    for path, source in cache_dirs(environ, caches, runs_env):
         exists = path.is_dir()
         free, total = _free(path)
         rep.caches.append(CacheInfo(str(path), source, exists, free, total))

@@ -124,7 +124,7 @@ class ModelsScreen(Screen):
         settings = self.app.settings
         try:
             outs = run_output_dirs(self.app.ctx.registry)
-            rep = scan(os.environ, settings.caches, settings.dirs, outs)
+            rep = scan(os.environ, settings.caches, settings.dirs, outs, runs_env=settings.env)
         except Exception as e:  # noqa: BLE001 - a message, not a crash
             rep = ModelsReport(problems=[f"cannot read the caches: {type(e).__name__}: {e}"])
         self.app.call_from_thread(self.show_report, rep)
@@ -320,8 +320,11 @@ def plan_and_download(app, repo: str, *, repo_type: str = "model", revision: str
         from ...core.models.download import DownloadError, plan_download
 
         app.call_from_thread(app.notify, f"Asking the Hub about {repo}…", timeout=3)
+        from ...core.models.cache import models_env
+
         try:
-            p = plan_download(repo, repo_type=repo_type, revision=revision, include=include, cache_dir=cache_dir)
+            p = plan_download(repo, repo_type=repo_type, revision=revision, include=include, cache_dir=cache_dir,
+                              environ=models_env(os.environ, app.settings.env))
         except DownloadError as e:
             app.call_from_thread(app.notify, str(e), severity="error", timeout=10)
             return
@@ -351,7 +354,10 @@ def _start(app, plan) -> None:
 
         ctx = app.ctx
         try:
-            rec = start_download(plan, ctx.registry, ctx.tmux, pass_env=ctx.settings.pass_env)
+            from ...core.models.cache import models_env
+
+            rec = start_download(plan, ctx.registry, ctx.tmux, pass_env=ctx.settings.pass_env,
+                                 environ=models_env(os.environ, app.settings.env))
         except Exception as e:  # noqa: BLE001
             app.call_from_thread(app.notify, f"Cannot start the download: {e}", severity="error", timeout=10)
             return

@@ -55,6 +55,11 @@ def test_env_precedence_and_missing_cache(tmp_path):
     assert dirs[0] == (tmp_path / "home" / "hub", "HF_HOME")
     dirs = mc.cache_dirs({"HUGGINGFACE_HUB_CACHE": "/x/legacy", "HF_HOME": "/y"})
     assert dirs[0] == (Path("/x/legacy"), "HUGGINGFACE_HUB_CACHE")
+    # [runs.env] decides the cache runs use (listed first, marked); the shell's own is listed too
+    dirs = mc.cache_dirs({"HF_HOME": "/home/me/hf"}, runs_env=(("HUGGINGFACE_HUB_CACHE", "/data/huggingface/hub"),))
+    assert dirs == [(Path("/data/huggingface/hub"), "[runs.env] HUGGINGFACE_HUB_CACHE"),
+                    (Path("/home/me/hf/hub"), "HF_HOME")]
+    assert mc.models_env({"HF_ENDPOINT": "a"}, (("HF_ENDPOINT", "b"),))["HF_ENDPOINT"] == "b"
     rep = mc.scan({"HF_HUB_CACHE": str(tmp_path / "nope")})
     assert rep.repos == [] and "no Hugging Face cache at" in rep.problems[0]
     assert rep.caches[0].free is not None  # free space of the filesystem it would be on
@@ -162,3 +167,12 @@ def test_cli_models_json_and_table(hub, tmp_path):
                          text=True, timeout=60)
     assert out.returncode == 0 and "org0/model-000" in out.stdout and "free of" in out.stdout
     assert "dangling" in out.stderr  # the corrupted repo is named, once, on stderr
+    # the team's way: the shared cache set for runs in the settings, not in the shell
+    (tmp_path / "cfg" / "ftmllm-tui").mkdir(parents=True)
+    (tmp_path / "cfg" / "ftmllm-tui" / "config.toml").write_text(f'[runs.env]\nHUGGINGFACE_HUB_CACHE = "{hub}"\n')
+    env.pop("HF_HUB_CACHE")
+    env["HF_HOME"] = str(tmp_path / "home-hf")
+    data = json.loads(subprocess.run([sys.executable, "-m", "ftmllm_tui.cli", "models", "--json"], env=env,
+                                     capture_output=True, text=True, timeout=60).stdout)
+    assert data["caches"][0]["path"] == str(hub) and data["caches"][0]["source"] == "[runs.env] HUGGINGFACE_HUB_CACHE"
+    assert "org0/model-000" in {r["repo_id"] for r in data["repos"]}
