@@ -340,7 +340,10 @@ def cmd_runs_hosts(args: argparse.Namespace) -> int:
         if p.returncode != 0:
             return spec.name, None, classify(p.returncode, p.stderr.decode("utf-8", "replace"), spec)[1]
         try:
-            runs = json.loads(p.stdout)
+            from ..core.hosts.runs import _json_start
+
+            text = p.stdout.decode("utf-8", "replace")
+            runs = json.loads(text[_json_start(text):])
         except json.JSONDecodeError:
             return spec.name, None, f"{spec.name}: `runs --json` did not print JSON (an older ftmllm-tui?)"
         return spec.name, runs, None

@@ -79,8 +79,10 @@ class Hosts:
                        f'--query-compute-apps=*) cat {smi_home}/apps.csv;; esac\n')
         smi.chmod(0o755)
         # a login shell reads $HOME/.profile: that is how the user's PATH reaches the remote commands
-        (smi_home / ".profile").write_text(f'PATH="{smi_home}/bin:$PATH"\n')
-        for name, extra in (("gpu-a", ""), ("gpu-b", ""), ("gpu-smi", f"SetEnv HOME={smi_home}\n")):
+        # ... and a profile that greets on stdout (gpu-b, gpu-smi): the stream and JSON readers skip it
+        (smi_home / ".profile").write_text(f'PATH="{smi_home}/bin:$PATH"\necho "Welcome! (a profile greeting)"\n')
+        for name, extra in (("gpu-a", ""), ("gpu-b", f"SetEnv HOME={smi_home}\n"),
+                            ("gpu-smi", f"SetEnv HOME={smi_home}\n")):
             self.servers[name] = Sshd(self.root / name, log_level="ERROR", extra_config=extra).start()
         self.write()
         return self
@@ -180,6 +182,10 @@ def test_snapshot_hosts_json_every_host_and_every_failure(hosts, tmp_path):
         assert by["nohost.invalid"]["kind"] == "dns"
         assert doc["totals"]["gpus"] == 12 and doc["totals"]["free"] == 5
         assert took < 20, took
+        # gpu-b's profile greets on stdout before `runs --json` prints: still read
+        r = subprocess.run([APP, "runs", "--json", "--hosts", "gpu-b"], capture_output=True, text=True, env=env,
+                           timeout=60, stdin=subprocess.DEVNULL, check=False)
+        assert r.returncode == 0 and json.loads(r.stdout)["errors"] == [], r.stdout + r.stderr
     finally:
         close_masters(tmp_path / "state" / "ftmllm-tui" / "ssh")
 

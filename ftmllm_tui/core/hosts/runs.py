@@ -47,6 +47,16 @@ def view_from_json(host: str, d: dict[str, Any]) -> RunView:
     return RunView(status=status, progress=progress, stalled=bool(d.get("stalled")))
 
 
+def _json_start(text: str) -> int:
+    """Where the JSON starts: the first line beginning with [ or { (a login profile may print first)."""
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith(("[", "{")):
+            return pos
+        pos += len(line)
+    return 0
+
+
 def run_remote(opts: SshOptions, spec: HostSpec, args: Sequence[str], *, timeout: float = 30.0,
                tty: bool = False) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of ``remote_command ARGS`` on the host; ssh's own failures and
@@ -73,7 +83,7 @@ def fetch_runs(opts: SshOptions, specs: Sequence[HostSpec], *, timeout: float = 
         if rc != 0:
             return [], (err.strip().splitlines() or [f"{spec.name}: runs --json exited {rc}"])[-1]
         try:
-            data = json.loads(out)
+            data = json.loads(out[_json_start(out):])
         except json.JSONDecodeError:
             return [], f"{spec.name}: `runs --json` did not print JSON (an older ftmllm-tui there?)"
         return [view_from_json(spec.name, d) for d in data if isinstance(d, dict)], None

@@ -107,6 +107,8 @@ class StreamDecoder:
     free_rule: FreeRule = FreeRule()
     meta: dict[str, Any] | None = None
     source: str = "remote"
+    noise: int = 0  # lines before the header that were not JSON (a login profile that prints)
+    MAX_NOISE = 200
 
     def feed(self, line: str | bytes, now: float | None = None) -> Snapshot | None:
         """One line: the header (returns None), a sweep (returns its snapshot); a bad line before
@@ -120,7 +122,9 @@ class StreamDecoder:
             obj = json.loads(line)
         except json.JSONDecodeError:
             if self.meta is None:
-                raise StreamError(f"not a ftmllm-tui stream: {line[:120]!r}") from None
+                self.noise += 1  # e.g. a profile's greeting on stdout: skipped, up to a point
+                if self.noise > self.MAX_NOISE:
+                    raise StreamError(f"not a ftmllm-tui stream: {line[:120]!r}") from None
             return None
         if not isinstance(obj, dict):
             return None

@@ -9,7 +9,7 @@ import json
 from textual import work
 
 from ...core.gpus.proctree import Proc
-from ...core.hosts.runs import run_remote
+from ...core.hosts.runs import _json_start, run_remote
 from ...core.runs.kill import Outcome, Plan, Refusal, Report, Target
 from .kill import KillScreen
 
@@ -37,7 +37,7 @@ class RemoteKillScreen(KillScreen):
         rc, out, err = run_remote(self.cluster.opts, link.spec, ["signal", *self._idents(), *args, "--json"],
                                   timeout=60)
         try:
-            return json.loads(out)
+            return json.loads(out[_json_start(out):])
         except json.JSONDecodeError:
             return {"error": (err.strip().splitlines() or [f"{self.host}: signal exited {rc}"])[-1]}
 

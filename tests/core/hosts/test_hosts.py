@@ -122,8 +122,14 @@ def test_decoder_reports_an_unknown_schema_and_data_before_the_header():
         d.feed(json.dumps({"meta": {"stream_schema": 99}}))
     with pytest.raises(StreamError, match="before its header"):
         StreamDecoder("me").feed(json.dumps({"devices": []}))
+    d = StreamDecoder("me")  # a login profile that greets on stdout: skipped, up to a point
+    assert d.feed("Welcome to gpu3! Last login: ...") is None and d.meta is None
+    d.feed(json.dumps({"meta": {"stream_schema": STREAM_SCHEMA}}))
+    assert d.meta is not None
     with pytest.raises(StreamError, match="not a ftmllm-tui stream"):
-        StreamDecoder("me").feed("Welcome to gpu3! Last login: ...")
+        d = StreamDecoder("me")
+        for _ in range(StreamDecoder.MAX_NOISE + 1):
+            d.feed("motd line")
 
 
 def _stream(*args, **kw) -> subprocess.Popen:
