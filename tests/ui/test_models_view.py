@@ -212,3 +212,24 @@ async def test_readonly_hides_delete_download_and_ollama(env):
         from ftmllm_tui.ui.screens.confirm import ConfirmScreen
 
         assert not isinstance(app.screen, ConfirmScreen)
+
+
+async def test_the_editors_model_picker_reads_the_cache_runs_use(env, tmp_path, monkeypatch):
+    """[runs.env] HUGGINGFACE_HUB_CACHE (not the shell's): F2 on model_name_or_path lists that cache."""
+    from ftmllm_tui.settings import Settings
+    from ftmllm_tui.ui.screens.pick import PickScreen
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-shell-cache"))
+    cfg = tmp_path / "sft.yaml"
+    cfg.write_text("model_name_or_path: x\nstage: sft\n")
+    app = make_app(FakeClock(), settings=Settings(env=(("HF_HUB_CACHE", str(env)),)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_editor(cfg)
+        await until(pilot, lambda: getattr(app.screen, "report", None) is not None)
+        app.screen.query_one("YamlEditor").move_cursor((0, 20))
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, PickScreen) and app.screen.found is not None)
+        assert "org1/model-001" in {c.value for c in app.screen.found.choices}
+        app.action_models()
+        await until(pilot, lambda: getattr(app.screen, "report", None) is not None and app.screen.rows)
+        assert app.screen.report.caches[0].source == "[runs.env] HF_HUB_CACHE"

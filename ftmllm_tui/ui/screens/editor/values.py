@@ -128,9 +128,13 @@ class ValuesPart:
             folders = list(dict.fromkeys([workdir / "models", here / "models", Path.home() / "models",
                                           *(Path(d).expanduser() for d in self.app.ctx.settings.dirs)]))
 
+            from ....core.models.cache import models_env
+
+            env = models_env(os.environ, self.app.ctx.settings.env)  # the cache runs use ([runs.env] first)
+
             def load() -> pickers.Found:  # runs in the picker's thread: stat calls included
                 extra = [p for p in folders if p.is_dir()]
-                found = pickers.models(os.environ, extra)
+                found = pickers.models(env, extra)
                 if not found.choices:  # say where it looked
                     missing = [str(p) for p in folders if p not in extra]
                     looked = (f"model folders looked in: {', '.join(map(str, extra)) or 'none exist'}"
@@ -139,7 +143,7 @@ class ValuesPart:
                                                "add folders with the setting models.dirs, or type a path or a hub "
                                                "id and press Enter"))
                 return found
-            hint = (f"Hugging Face cache {pickers.hf_cache_dir(os.environ)} · folders "
+            hint = (f"Hugging Face cache {pickers.hf_cache_dir(env)} · folders "
                     + ", ".join(str(p) for p in folders) + " · Enter on a typed path takes it")
             typed = True
         elif key == "adapter_name_or_path":
