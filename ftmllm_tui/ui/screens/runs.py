@@ -272,7 +272,7 @@ class RunsScreen(Screen):
     #runbar { height: 1; width: 1fr; padding: 0 1; background: $panel; }
     #rundetail { height: auto; max-height: 4; width: 1fr; padding: 0 1; color: $text-muted; }
     RunsScreen.-tall #rundetail { max-height: 12; }
-    RunsScreen #runfilter { dock: bottom; display: none; height: 1; background: $boost; }
+    RunsScreen #runfilter { display: none; height: 1; background: $boost; }  /* in the flow: above the footer */
     RunsScreen #runfilter.-shown { display: block; }
     """
     TALL = 40  # from this many rows the detail under the table shows the whole record
