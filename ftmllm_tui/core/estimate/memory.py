@@ -27,6 +27,7 @@ ACT_LORA = 2.0                # … × rank × 7 targets (LoRA A outputs)
 CKPT_H = 2.0                  # with gradient checkpointing: one bf16 hidden state per token per layer
 PREFILL_H = 8.0               # generation: transient prefill bytes per prompt token × hidden …
 PREFILL_I = 6.0               # … × intermediate (one layer's MLP at a time)
+NCCL_BYTES = int(0.5 * GiB)   # several GPUs: NCCL communicator buffers (NCCL_BUFFSIZE 4 MiB × channels × peers)
 
 
 @dataclass
@@ -198,6 +199,10 @@ def train(arch: Arch, values: Mapping[str, Any], *, gpus: int, ds: Mapping[str, 
     if arch.vision:
         activations += _vision_act(arch, values, batch, notes)
     overhead = CTX_BYTES + zero_buf
+    if n > 1:  # NCCL communicators and DDP's gradient buckets (bucket_cap_mb 25, ×2): not measured here
+        overhead += NCCL_BYTES + (2 * 25 * 2**20 if not stage else 0)
+        notes.append(f"{n} GPUs: ~{NCCL_BYTES / GiB:.1f} GiB per GPU for NCCL buffers and DDP buckets "
+                     "(NCCL's documented defaults; not measured: the calibration GPU was alone)")
     parts = {"weights": int(weights), "gradients": int(grads), "optimizer": int(optimizer),
              "activations": activations, "logits": logits, "kv_cache": 0, "overhead": int(overhead)}
     notes[:0] = [f"{ftype} on {arch.model_type}, {arch.total_params / 1e9:.2f}B parameters "

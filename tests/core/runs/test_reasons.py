@@ -84,3 +84,23 @@ def test_unknown_failure_names_the_last_exception():
     r = explain_text("a\nTraceback (most recent call last):\n  File x\nKeyError: 'labels'\n", 1)
     assert r.code == "error" and r.summary == "KeyError: 'labels'" and r.line == 4
     assert explain_text("nothing useful\n", 3).summary == "exit code 3, no error message in the log"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LINES = st.lists(st.one_of(st.text(max_size=80), st.sampled_from([OOM, NCCL, "Traceback (most recent call last):",
+                                                                    "ValueError: x", "EADDRINUSE", "\r"])),
+                  max_size=30)
+
+
+@given(_LINES, st.sampled_from([None, 1, 137, 143, -9]))
+@settings(max_examples=200, deadline=None)
+def test_any_log_gives_one_line_and_a_line_number_inside_it(lines, code):
+    text = "\n".join(lines)
+    r = explain_text(text, code, first_line=7)
+    if r is None:
+        return
+    assert "\n" not in r.summary and r.summary
+    if r.line is not None:
+        assert 7 <= r.line < 7 + len(text.split("\n"))
