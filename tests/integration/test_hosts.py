@@ -540,3 +540,47 @@ def test_launch_copies_a_local_config_when_asked(hosts, tmux_env, tmp_path, cont
         assert bad.returncode == 2 and "cannot read" in bad.stderr
     finally:
         close_masters(tmp_path / "ls" / "ftmllm-tui" / "ssh")
+
+
+def test_attach_to_a_run_on_another_host(hosts, tmux_env, tmp_path, control):
+    """attach HOST:RUN in a terminal (a tmux pane here): ssh -t to the app there, which attaches to the
+    run's tmux session: the run's own output shows up in this terminal."""
+    import shlex
+    import uuid
+
+    cfg = tmp_path / "sleepy.yaml"
+    cfg.write_text(f"output_dir: {tmp_path / 'out'}\nsteps: 1\nsleep: 60\n")
+    env = {k: tmux_env[k] for k in ("HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "FTMLLM_TMUX_SOCKET",
+                                    "FTMLLM_LLAMAFACTORY_CLI", "PYTHONPATH")}
+    remote_cmd = shlex.join(["env", *(f"{k}={v}" for k, v in env.items()), APP])
+    local_cfg = tmp_path / "lc" / "ftmllm-tui" / "config.toml"
+    local_cfg.parent.mkdir(parents=True)
+    local_cfg.write_text(f'[cluster]\nssh_config = "{hosts.config}"\n'
+                         f'[host.gpu-a]\nremote_command = {json.dumps(remote_cmd)}\n')
+    local = dict(tmux_env, XDG_CONFIG_HOME=str(tmp_path / "lc"), XDG_STATE_HOME=str(tmp_path / "ls"),
+                 FTMLLM_TMUX_SOCKET="nobody-local")
+    outer = f"ftmouter-{uuid.uuid4().hex[:8]}"
+    try:
+        r = subprocess.run([APP, "launch", "--host", "gpu-a", str(cfg), "--gpus", "none", "--name", "sleepy"],
+                           capture_output=True, text=True, env=local, timeout=120, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        run_id = r.stdout.strip().splitlines()[-1]
+        no_tty = subprocess.run([APP, "attach", f"gpu-a:{run_id}"], capture_output=True, text=True, env=local,
+                                timeout=60, stdin=subprocess.DEVNULL, check=False)
+        assert no_tty.returncode == 2 and "needs a terminal" in no_tty.stderr
+        subprocess.run(["tmux", "-L", outer, "-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
+                        "env", *(f"{k}={v}" for k, v in local.items() if k.startswith(("XDG_", "HOME", "PATH"))),
+                        APP, "attach", f"gpu-a:{run_id}"], check=True, env={**local, "TMUX": ""})
+
+        def pane() -> str:
+            return subprocess.run(["tmux", "-L", outer, "capture-pane", "-p"], capture_output=True, text=True,
+                                  check=False).stdout
+
+        # the stand-in's first line ends "... config.yaml gpus= key=unset" (the run's own output, on gpu-a)
+        until(lambda: "config.yaml gpus= key=unset" in pane(), 30, "the remote run's output in this terminal")
+        stop = subprocess.run([APP, "stop", f"gpu-a:{run_id}", "--yes"], capture_output=True, text=True,
+                              env=local, timeout=120, check=False)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+    finally:
+        subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True, check=False)
+        close_masters(tmp_path / "ls" / "ftmllm-tui" / "ssh")
