@@ -46,7 +46,7 @@ async def test_n_in_configs_starts_from_a_skeleton_or_an_example(env):  # noqa: 
         assert {"sft (skeleton)", "dpo (skeleton)", "chat (skeleton)", "eval (skeleton)", "export (skeleton)",
                 "qwen2.5vl_lora_sft.yaml", "empty file"} <= set(labels)
         await pick(app, pilot, "dpo")
-        target = tmp / "configs" / "my_dpo.yaml"
+        target = tmp / "configs" / "new-folder" / "my_dpo.yaml"  # a folder that does not exist yet
         await answer(app, pilot, str(target))
         scr = await editor(app, pilot)
         assert scr.text == SKELETONS["dpo"][1] and not target.exists()  # written on save only

@@ -108,7 +108,8 @@ class SettingsScreen(Screen):
     SettingsScreen .field { height: auto; margin-bottom: 1; }
     SettingsScreen .name { height: 1; text-style: bold; }
     SettingsScreen .what { height: auto; color: $text-muted; }
-    SettingsScreen .error { height: auto; color: $error; }
+    SettingsScreen .error { height: auto; color: $error; display: none; }
+    SettingsScreen .error.-shown { display: block; }
     SettingsScreen Input { background: $panel; }
     SettingsScreen #sbuttons { height: 1; margin: 0 1; }
     SettingsScreen Button { margin-right: 2; }
@@ -127,7 +128,8 @@ class SettingsScreen(Screen):
                 with Vertical(classes="field"):
                     yield Static(f"{SECTION_OF[key]}.{key}", classes="name")
                     yield Static(what, classes="what")
-                    yield Input(shown(key, getattr(s, key)), placeholder=example, id=f"f-{key}", compact=True)
+                    yield Input(shown(key, getattr(s, key)), placeholder=f"e.g. {example}", id=f"f-{key}",
+                                compact=True)
                     yield Static("", classes="error", id=f"e-{key}")
         with Horizontal(id="sbuttons"):
             yield Button("Save", id="save", variant="success", compact=True)
@@ -172,7 +174,9 @@ class SettingsScreen(Screen):
             except ValueError as e:
                 self.errors[key] = f"{SECTION_OF[key]}.{key} {e}: nothing was saved"
         for key, _what, _ex in FIELDS:
-            self.query_one(f"#e-{key}", Static).update(self.errors.get(key, ""))
+            box = self.query_one(f"#e-{key}", Static)
+            box.update(self.errors.get(key, ""))
+            box.set_class(key in self.errors, "-shown")
         if self.errors:
             first = next(iter(self.errors))
             self.query_one(f"#f-{first}", Input).focus()

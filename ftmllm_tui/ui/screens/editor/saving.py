@@ -141,6 +141,11 @@ class SavingPart:
     def _write(self, text: str, force: bool, then=None) -> None:
         keep = self.app.ctx.settings.keep_backups
         expected = self.loaded.stamp if self.loaded is not None else None
+        if expected is None:  # a new file (from a skeleton, an example): its folder may not exist yet
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass  # save says why it cannot write there
         try:
             saved = cfgfile.save(self.path, text, expected=expected, backup_dir=backup_dir(), keep=keep,
                                  force=force)
