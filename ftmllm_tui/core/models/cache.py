@@ -171,11 +171,11 @@ def _scan_one(cache: Path, problems: list[str]) -> list:
         problems.extend(f"{cache}: {w}" for w in info.warnings)
         return list(info.repos)
     except Exception as e:  # noqa: BLE001 - one unreadable refs file aborts scan_cache_dir as a whole
-        pass
+        whole = e
     try:
         from huggingface_hub.utils._cache_manager import _scan_cached_repo  # private: only a fallback
     except ImportError:
-        problems.append(f"could not scan the Hugging Face cache at {cache}: {_why(e)}")
+        problems.append(f"could not scan the Hugging Face cache at {cache}: {_why(whole)}")
         return []
     repos = []
     try:

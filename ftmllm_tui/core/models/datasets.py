@@ -91,7 +91,6 @@ def load_info(dataset_dir: Path) -> dict:
 
 def _hf_cached(repo: str) -> bool:
     try:
-        from huggingface_hub import scan_cache_dir
 
         from ..configs.pickers import hf_cache_dir
 

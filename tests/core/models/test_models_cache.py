@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -176,3 +175,13 @@ def test_cli_models_json_and_table(hub, tmp_path):
                                      capture_output=True, text=True, timeout=60).stdout)
     assert data["caches"][0]["path"] == str(hub) and data["caches"][0]["source"] == "[runs.env] HUGGINGFACE_HUB_CACHE"
     assert "org0/model-000" in {r["repo_id"] for r in data["repos"]}
+
+
+def test_one_unreadable_repo_does_not_hide_the_others(hub):
+    """A refs file that is not text makes scan_cache_dir raise for the whole cache: the others are still listed,
+    the broken one is a problem line."""
+    (hub / "models--org1--model-001" / "refs" / "main").write_bytes(b"\xff\xfe\x00 not a commit")
+    rep = mc.scan({"HF_HUB_CACHE": str(hub)})
+    ids = {r.repo_id for r in rep.repos}
+    assert {"org0/model-000", "org2/model-002", "team/rlhf-v"} <= ids and "org1/model-001" not in ids
+    assert any("models--org1--model-001: not UTF-8 text" in p for p in rep.problems)
