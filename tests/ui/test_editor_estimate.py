@@ -53,3 +53,18 @@ async def test_status_line_shows_the_estimate_and_follows_edits(cfg):
         bigger = _figure({**values, "per_device_train_batch_size": 8})
         assert bigger != want
         await until(pilot, lambda: any(bigger in line for line in screen_text(app)))
+
+
+async def test_status_line_says_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.chdir(tmp_path)
+    p = tmp_path / "sft.yaml"
+    p.write_text("model_name_or_path: Qwen/Qwen2.5-VL-7B-Instruct\nstage: sft\ndo_train: true\n")
+    app = FtmApp(ReplaySampler(bundled_recording(), me="root"), autostart=False, edit_path=str(p),
+                 settings=Settings())
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, EditorScreen) and app.screen.report is not None)
+        await until(pilot, lambda: any("no memory estimate (missing config.json)" in line
+                                       for line in screen_text(app)))
