@@ -68,3 +68,20 @@ def test_usage_errors_exit_2(tmp_path):
     assert _run(["nope.yaml"], tmp_path).returncode == 2
     r = _run(["qwen2.5vl_lora_sft.yaml", "--gpus", "x,y", "--json"], tmp_path)
     assert r.returncode == 2 and "give a count" in json.loads(r.stdout)["error"]
+
+
+def test_unknown_model_type_and_unreadable_deepspeed_exit_1(tmp_path):
+    m = tmp_path / "m"
+    m.mkdir()
+    (m / "config.json").write_text(json.dumps({"model_type": "mamba9", "hidden_size": 8}))
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text(f"model_name_or_path: {m}\ndo_train: true\n")
+    r = _run([str(cfg), "--json"], tmp_path)
+    assert r.returncode == 1
+    assert "unknown model_type 'mamba9'" in json.loads(r.stdout)["error"]
+    (m / "config.json").write_text(VL7B.read_text())
+    (tmp_path / "ds.json").write_text("{ broken")
+    cfg.write_text(f"model_name_or_path: {m}\ndo_train: true\ndeepspeed: {tmp_path / 'ds.json'}\n")
+    r = _run([str(cfg)], tmp_path)
+    assert r.returncode == 1 and "DeepSpeed config" in r.stderr and "unreadable" in r.stderr
+    assert r.stderr.count("\n") == 1
