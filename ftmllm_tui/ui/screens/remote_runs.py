@@ -57,11 +57,13 @@ def handle(screen, view, action: str) -> bool:
         app.notify(f"{host} is not one of this session's hosts", severity="warning", timeout=4)
         return True
     opts = app.cluster.opts
-    if action in ("detail", "attach"):
-        args = ["logs", run, "-f", "-n", "200"] if action == "detail" else ["attach", run]
+    if action in ("detail", "attach", "log"):
+        # detail: the app there, in its detail view of the run (log, progress, charts drawn there and sent
+        # as terminal output; q comes back); log: its log followed; attach: its tmux session
+        args = {"detail": ["--open", run], "log": ["logs", run, "-f", "-n", "200"], "attach": ["attach", run]}[action]
         argv = ssh_argv(opts, spec, opts.remote(spec, args), tty=True)
         with app.suspend():
-            if action == "detail":
+            if action == "log":
                 print(f"{rec.name} on {host}: the log, followed by the app there (ctrl-c: back)", flush=True)
             try:
                 subprocess.run(argv, check=False)
@@ -98,7 +100,7 @@ def handle(screen, view, action: str) -> bool:
             f"The app on {host} stops it: SIGINT → SIGTERM → SIGKILL to every process of the run (now: {pids}), "
             "re-checked there before each signal, written to that host's audit log.", yes="Stop"), answer)
         return True
-    hint = {"log": f"ftmllm-tui logs {rec.id}", "config": f"ssh {host} cat …/config.yaml",
+    hint = {"config": f"ssh {host} cat …/config.yaml",
             "forget": f"ssh {host} ftmllm-tui (then d)", "relaunch": f"ftmllm-tui launch --host {host} CONFIG"}
     app.notify(f"{rec.name} runs on {host}: {hint.get(action, 'use the CLI with ' + rec.id)}",
                severity="warning", timeout=6)

@@ -201,14 +201,14 @@ class RunsTable(FastTable):
 
     def show_runs(self, order: list[str], cells: dict[str, dict[str, Text]]) -> None:
         self._runs = (order, cells)
-        natural = {k: max((c[k].cell_len for c in cells.values()), default=0) for k in ORDER}
-        if self.sort_key in natural:  # room for the sort arrow after the label
-            natural[self.sort_key] = max(natural[self.sort_key], len(LABELS[self.sort_key]) + 1)
         remote = any(c["host"].plain for c in cells.values())
         if remote:
             for c in cells.values():
                 if not c["host"].plain:
                     c["host"] = Text("local", style=PALETTE.muted)
+        natural = {k: max((c[k].cell_len for c in cells.values()), default=0) for k in ORDER}
+        if self.sort_key in natural:  # room for the sort arrow after the label
+            natural[self.sort_key] = max(natural[self.sort_key], len(LABELS[self.sort_key]) + 1)
         widths = fit_columns(self.size.width, natural,
                              with_output=any(c["output"].plain != "-" for c in cells.values()), with_host=remote,
                              keep=self.sort_key)
