@@ -51,10 +51,10 @@ def _fail(msg: str, code: int = EXIT_ENV) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ..core.follow.follow import resolve
     from ..core.follow.logs import TailReader
-
-    from pathlib import Path
 
     given = Path(args.ref).expanduser()
     followed = None

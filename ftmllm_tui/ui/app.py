@@ -255,12 +255,12 @@ class FtmApp(App):
             *where, "Runs launched from the app keep running in tmux; start ftmllm-tui again to see them."]
         self._close_messages_no_wait()
 
-    _fatal_note: list = []
+    _fatal_note: tuple | list = ()
 
     def _print_error_renderables(self) -> None:
         """The fatal-error note, one line per item and never hard-wrapped: a path stays whole on a line of
         its own (the terminal may fold a long line, but copying it gives the path back)."""
-        note, self._fatal_note = self._fatal_note, []
+        note, self._fatal_note = self._fatal_note, ()
         for line in note:
             self.error_console.print(line, soft_wrap=True, markup=False, highlight=False, emoji=False)
         super()._print_error_renderables()

@@ -25,7 +25,8 @@ BUNDLED_RECORDING = "h200x2_torchrun_and_other_user.jsonl"
 
 def bundled_recording() -> Path:
     """The real 2×H200 recording shipped as package data (used when there is no GPU)."""
-    from importlib import resources  # only for the bundled replay: not loaded by a live session
+    # importlib.resources only for the bundled replay: a live session does not load it
+    from importlib import resources
 
     return Path(str(resources.files("ftmllm_tui.data").joinpath(BUNDLED_RECORDING)))
 
