@@ -140,6 +140,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
         print(f"passed from your environment (not written anywhere): {', '.join(prep.secret_env)}")
     if prep.url:
         print(f"url: {prep.url}   reach it with: {prep.ssh_hint}")
+    if prep.estimate is not None:  # the memory estimate (ftmllm-tui estimate has the parts)
+        print(f"memory: {prep.estimate if isinstance(prep.estimate, str) else prep.estimate.summary()}")
     for p in prep.problems:
         print(f"{p.level}: {p}", file=sys.stderr)
     if not prep.ok:
