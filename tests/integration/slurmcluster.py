@@ -236,10 +236,17 @@ PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE St
         import psutil
 
         me = os.getpid()
+        marker = f"SLURM_CONF={self.conf}\0".encode()
         for p in psutil.process_iter(["cmdline"]):
             try:
-                if p.pid != me and (p.environ().get("SLURM_CONF") == str(self.conf)
-                                    or f"{self.dir}/" in " ".join(p.info["cmdline"] or [])):
+                # raw bytes: slurmstepd sets its title over the start of its environment block, which
+                # psutil's environ() then reads as empty
+                with open(f"/proc/{p.pid}/environ", "rb") as f:
+                    env = f.read()
+            except OSError:
+                env = b""
+            try:
+                if p.pid != me and (marker in env or f"{self.dir}/" in " ".join(p.info["cmdline"] or [])):
                     p.kill()
             except psutil.Error:
                 pass

@@ -519,7 +519,7 @@ async def test_jobs_view_shows_progress_and_loss_of_an_app_run_and_follows_it(cl
         await pilot.press("J")
         await until(pilot, lambda: isinstance(app.screen, SlurmScreen) and app.screen.data.state is not None, 20)
         row = next(ln for ln in screen_text(app) if "progress" in ln)
-        assert "30%" in row and "2.530" in row and run_id[:6] in row, row  # RUN: cut to the room left
+        assert "30%" in row and "2.530" in row and run_id[:4] in row, row  # RUN: cut to the room left
         job = next(j for j in app.screen._job_by_id.values() if j.run_id == run_id)
         app.screen.query_one("#sjobs").move_cursor_to_key(job.id)
         await pilot.press("l")
