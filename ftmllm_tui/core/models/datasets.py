@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 IMAGE_TOKEN, VIDEO_TOKEN, AUDIO_TOKEN = "<image>", "<video>", "<audio>"
-MAX_JSON_BYTES = 2_000_000_000
+STREAM_JSON_BYTES = 64 << 20  # a JSON array larger than this is parsed row by row as it is read, never held whole
 CHECKPOINT = 64  # a JSONL row index keeps the offset of every 64th row  # a .json array is parsed whole: refuse beyond this
 
 
@@ -145,6 +145,8 @@ class RowSource:
     """Rows of one .json / .jsonl file, read on demand. JSONL: a line-offset index grows as rows are asked for;
     a blank line is not a row. JSON: the array is parsed once (it has to be)."""
 
+    CHUNK_CHARS = 1 << 20  # a large JSON array is read this many characters at a time
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.jsonl = self.path.suffix.lower() == ".jsonl"
@@ -159,10 +161,10 @@ class RowSource:
             self.size = self.path.stat().st_size
         except OSError as e:
             raise DatasetError(f"{self.path}: cannot read ({e.strerror})") from None
-        if not self.jsonl:
-            if self.size > MAX_JSON_BYTES:
-                raise DatasetError(f"{self.path}: a {self.size / 1e9:.1f} GB JSON array is too large to open; "
-                                   "convert it to JSONL")
+        self._stream = not self.jsonl and self.size > STREAM_JSON_BYTES  # a large JSON array: parsed as it is read
+        self._live = None  # (the stream's iterator, the index of its next row)
+        self._recent: dict[int, RawRow] = {}  # rows recently read from the stream (p goes back without a re-read)
+        if not self.jsonl and not self._stream:
             try:
                 import orjson
 
@@ -245,13 +247,136 @@ class RowSource:
 
     def count(self, stop: Callable[[], bool] | None = None) -> int:
         """Every row (reads the whole file once; call it in a thread). ``stop()`` → returns what is known."""
+        if self._stream:
+            n = 0
+            for raw in self._iter_array():
+                if stop is not None and stop():
+                    return max(self._nrows, n)
+                n += 1
+                self._nrows = max(self._nrows, n)
+            self._done = True
+            return self._nrows
         self._index_until(None, stop)
         return self.known_rows
+
+    def _iter_array(self) -> Iterator[RawRow]:
+        """The items of a JSON array one by one, without holding the file (line numbers included); a syntax error
+        is the last item, as a RawRow with the error."""
+        dec = json.JSONDecoder()
+        ws = " \t\r\n"
+        try:
+            f = open(self.path, encoding="utf-8")
+        except OSError as e:
+            raise DatasetError(f"{self.path}: cannot read ({e.strerror})") from None
+        with f:
+            st = {"buf": "", "pos": 0, "line": 1, "eof": False}
+
+            def fill() -> bool:
+                try:
+                    data = f.read(self.CHUNK_CHARS)
+                except UnicodeDecodeError:
+                    raise DatasetError(f"{self.path}: not UTF-8 text") from None
+                if not data:
+                    st["eof"] = True
+                    return False
+                st["buf"] = st["buf"][st["pos"]:] + data
+                st["pos"] = 0
+                return True
+
+            def skip() -> str | None:
+                while True:
+                    buf, pos = st["buf"], st["pos"]
+                    while pos < len(buf) and buf[pos] in ws:
+                        pos += 1
+                    st["line"] += buf.count("\n", st["pos"], pos)
+                    st["pos"] = pos
+                    if pos < len(buf):
+                        return buf[pos]
+                    if not fill():
+                        return None
+
+            def error(i: int, msg: str) -> RawRow:
+                return RawRow(i, st["line"], None, f"not valid JSON ({msg})")
+
+            if skip() != "[":
+                yield error(0, "expected a JSON array of rows")
+                return
+            st["pos"] += 1
+            i = 0
+            while True:
+                c = skip()
+                if c is None:
+                    yield error(i, "the file ends inside the array")
+                    return
+                if c == "]" and i == 0:
+                    return
+                while True:
+                    try:
+                        obj, end = dec.raw_decode(st["buf"], st["pos"])
+                        if end < len(st["buf"]) or st["eof"]:
+                            break  # a value that touches the end of the buffer may go on in the next chunk
+                    except json.JSONDecodeError as e:
+                        if st["eof"]:
+                            st["line"] += st["buf"].count("\n", st["pos"], e.pos)
+                            yield error(i, f"column {e.colno}: {e.msg}")
+                            return
+                    if not fill():
+                        continue
+                line = st["line"]
+                st["line"] += st["buf"].count("\n", st["pos"], end)
+                st["pos"] = end
+                yield RawRow(i, line, obj)
+                i += 1
+                c = skip()
+                if c == ",":
+                    st["pos"] += 1
+                elif c == "]":
+                    return
+                else:
+                    yield error(i, "expected , or ] after a row")
+                    return
+
+    def _stream_rows(self, start: int, n: int | None) -> Iterator[RawRow]:
+        if n is None:  # a walk (check, search): its own pass over the file
+            for raw in self._iter_array():
+                if raw.index >= start:
+                    yield raw
+            return
+        with self._lock:  # a few rows for the browser: continue the live pass (n, p stay cheap)
+            out = list(self._stream_some(start, n))
+        yield from out
+
+    def _stream_some(self, start: int, n: int) -> Iterator[RawRow]:
+        got = 0
+        while start in self._recent and (n is None or got < n):
+            yield self._recent[start]
+            start, got = start + 1, got + 1
+        if n is not None and got >= n:
+            return
+        if self._live is None or self._live[1] > start:
+            self._live = (self._iter_array(), 0)
+        it, i = self._live
+        for raw in it:
+            self._live = (it, i + 1)
+            self._nrows = max(self._nrows, i + 1)
+            self._recent[i] = raw
+            if len(self._recent) > 512:
+                self._recent.pop(next(iter(self._recent)))
+            i += 1
+            if raw.index >= start:
+                yield raw
+                got += 1
+                if n is not None and got >= n:
+                    return
+        self._done = True
 
     def row(self, i: int) -> RawRow | None:
         return next(self.rows(i, 1), None) if i >= 0 else None
 
     def rows(self, start: int = 0, n: int | None = None) -> Iterator[RawRow]:
+        if self._stream:
+            yield from self._stream_rows(start, n)
+            return
         if self._array is not None:
             end = len(self._array) if n is None else min(len(self._array), start + n)
             for i in range(start, end):

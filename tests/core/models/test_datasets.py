@@ -179,3 +179,50 @@ def test_rowsource_reads_exactly_what_a_line_by_line_reader_does(tmp_path_factor
     r = src.row(first)
     assert (r is None) == (first >= len(want)) and (r is None or (r.line, r.data) == want[first])
     assert src.count() == len(want) and src.counted
+
+
+@settings(max_examples=120, deadline=None)
+@given(items=st.lists(st.one_of(st.integers(-5, 10**6), st.text(max_size=30), st.booleans(), st.none(),
+                                st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=2000),
+                                                max_size=3)), max_size=60),
+       indent=st.sampled_from([None, 1, 2]), jumps=st.lists(st.integers(0, 70), max_size=6),
+       chunk=st.sampled_from([1, 7, 64, 1 << 20]))
+def test_a_large_json_array_is_read_row_by_row_like_json_load(tmp_path_factory, items, indent, jumps, chunk):
+    """Above STREAM_JSON_BYTES a JSON array is parsed as it is read (in chunks; a value cut at a chunk's end is
+    completed first), with each row's line; browsing forward and back gives what json.load gives."""
+    p = tmp_path_factory.mktemp("js") / "x.json"
+    text = json.dumps(items, indent=indent)
+    p.write_text(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ds, "STREAM_JSON_BYTES", 0)
+        mp.setattr(ds.RowSource, "CHUNK_CHARS", chunk)
+        _check_stream(p, text, items, indent, jumps)
+
+
+def _check_stream(p, text, items, indent, jumps):
+    src = ds.RowSource(p)
+    assert src._stream and [r.data for r in src.rows()] == items
+    for j in jumps:
+        r = src.row(j)
+        assert (r is None) == (j >= len(items)) and (r is None or r.data == items[j])
+    if indent and items:
+        lines = text.splitlines()
+        r = src.row(len(items) - 1)
+        assert lines[r.line - 1].strip().startswith(json.dumps(items[-1], indent=indent).splitlines()[0][:1])
+    assert src.count() == len(items) and src.counted
+
+
+def test_a_large_json_array_with_a_broken_row_and_1mb_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(ds, "STREAM_JSON_BYTES", 0)
+    rows = [{"instruction": "x" * 3000, "input": "", "output": str(i)} for i in range(800)]  # ~2.4 MB: 3 chunks
+    text = json.dumps(rows, indent=1)
+    cut = text.index('"output": "500"')
+    p = tmp_path / "big.json"
+    p.write_text(text[:cut] + '"output": 500 oops' + text[cut + len('"output": "500"'):])
+    src = ds.RowSource(p)
+    got = list(src.rows())
+    assert [r.data for r in got[:500]] == rows[:500] and got[500].data is None
+    assert "not valid JSON" in got[500].error and got[500].line == text[:cut].count("\n") + 1
+    entry = ds.Entry("big", "alpaca", False, "file", "big.json", {}, {}, p, p.stat().st_size)
+    res = ds.check_entry(entry, tmp_path)[0]
+    assert res.rows == 501 and [f.kind for f in res.findings] == ["json"] and res.findings[0].row == 501
