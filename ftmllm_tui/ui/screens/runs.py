@@ -254,6 +254,8 @@ class RunsScreen(Screen):
         Binding("C", "compare", "Compare", tooltip="Compare the marked runs (curves and results)"),
         Binding("c", "config", "Config", show=False, tooltip="Open the config as launched"),
         Binding("R", "relaunch", "Relaunch", show=False, tooltip="Launch again as it was: its frozen config, Set overrides, GPUs, Env"),
+        Binding("u", "use_adapter", "Use adapter", show=False,
+                tooltip="A run with a saved adapter: chat with it or export it (a config written from the run's)"),
         Binding("w", "swanlab", "SwanLab", show=False,
                 tooltip="Serve the run's local SwanLab logs (swanlab watch) on a free port"),
         Binding("d", "forget", "Forget", show=False, tooltip="Forget the record of an ended run"),
@@ -307,7 +309,7 @@ class RunsScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """--readonly: launching, stopping, relaunching and forgetting do not exist. Of the Esc
         bindings only the one naming the view below is active."""
-        if self.app.ctx.readonly and action in ("launch", "stop", "relaunch", "forget", "swanlab"):
+        if self.app.ctx.readonly and action in ("launch", "stop", "relaunch", "forget", "swanlab", "use_adapter"):
             return False
         if action == "back":  # while a filter is set, Esc clears it first
             return not self.filter_active() and bool(parameters) and parameters[0] == self.below()
@@ -630,6 +632,18 @@ class RunsScreen(Screen):
             self.app.open_launch(config=r.config, kind=r.kind)
         else:
             self.app.open_launch()
+
+    def action_use_adapter(self) -> None:
+        v = self._need()
+        if v is None or self.app.ctx.readonly:
+            return
+        r = v.status.record
+        if not r.saved_adapter:
+            self.notify(f"{r.name} has no saved adapter (stop and save marks one)", severity="warning", timeout=4)
+            return
+        from .nextsteps import offer_next_steps
+
+        offer_next_steps(self.app, r)
 
     def action_relaunch(self) -> None:
         v = self._need()

@@ -204,32 +204,13 @@ class StopScreen(Dialog[Report | None]):
             buttons.mount(Button("Chat with it", id="next-chat", compact=True))
             buttons.mount(Button("Export it", id="next-export", compact=True))
 
-    @work(thread=True, exclusive=True, group="stop-next")
     def _next_step(self, step: str) -> None:
-        """Write a chat / export config for the saved adapter next to the run's config (or in the
-        run's folder of work), then open the launch dialog on it."""
-        from pathlib import Path
+        """Write a chat / export config for the saved adapter next to the run's config, then open the
+        launch dialog on it (this dialog closes)."""
+        from .nextsteps import start_next_step
 
-        from ...core.configs.nextsteps import NEXT_KINDS, write_next_step
-
-        r, ctx = self.record, self.app.ctx
-        try:
-            frozen = ctx.registry.dir(r.id) / "config.yaml"
-            text = frozen.read_text(encoding="utf-8") if frozen.is_file() else ""
-            folder = Path(r.config).expanduser().parent if r.config else Path(r.cwd or ".")
-            if not folder.is_absolute():
-                folder = Path(r.cwd or ".") / folder
-            path = write_next_step(text, self.report.save["dir"], step, folder, r.name)
-        except (OSError, ValueError) as e:
-            self.app.call_from_thread(self.notify, f"Cannot write the {step} config: {e}", severity="error")
-            return
-        self.app.call_from_thread(self._open_next, str(path), NEXT_KINDS[step])
-
-    def _open_next(self, path: str, kind: str) -> None:
-        self.dismiss(self.report)
-        gpus = "none" if self.record.gpus is None else ",".join(map(str, self.record.gpus))
-        self.app.open_launch(config=path, kind=kind, gpus=gpus)
-        self.app.notify(f"Wrote {path}", timeout=6)
+        start_next_step(self.app, self.record, self.report.save["dir"], step,
+                        before=lambda: self.dismiss(self.report))
 
     def action_cancel(self) -> None:
         if not self.running:
