@@ -116,7 +116,7 @@ class SlurmSubmitScreen(Dialog[RunRecord | None]):
                 schema = None
         prep = prepare(LaunchRequest(config=Path(cfg), gpus="none", name=name, cwd=Path.cwd()),
                        llamafactory_cli=ctx.llamafactory_cli, settings_env=ctx.settings.env,
-                       pass_env=ctx.settings.pass_env, schema=schema)
+                       pass_env=ctx.settings.pass_env, schema=schema, registry=ctx.registry)
         script = build_script(prep, spec, ctx.registry.dir(prep.run_id))
         self.app.call_from_thread(self._prepared, prep, spec, script)
 
