@@ -393,6 +393,11 @@ class FtmApp(App):
 
             if relaunch_job(self, from_record):
                 return
+        if from_record is not None and getattr(from_record, "slurm_job", ""):  # relaunch a Slurm run: to Slurm
+            from .screens.slurm_submit import SlurmSubmitScreen
+
+            self.push_screen(SlurmSubmitScreen.from_record(from_record, self.ctx.registry))
+            return
         if getattr(self, "start_slurm", False) and from_record is None:  # a Slurm login node: runs go to Slurm
             from .screens.slurm_submit import SlurmSubmitScreen
 
