@@ -45,9 +45,11 @@ class SlurmSubmitScreen(Dialog[RunRecord | None]):
     SlurmSubmitScreen Button { margin-right: 2; }
     """
 
-    def __init__(self, config: str | None = None):
+    def __init__(self, config: str | None = None, *, name: str = "", partition: str | None = None,
+                 nodes: int | None = None, gpus_per_node: int | None = None):
         super().__init__()
         self.initial_config = config or ""
+        self.initial = {"name": name, "partition": partition, "nodes": nodes, "gpus": gpus_per_node}
         self.prep: Prepared | None = None
         self.spec: SlurmSpec | None = None
         self._generated = ""  # the script as last generated (an edit makes the text differ)
@@ -56,8 +58,11 @@ class SlurmSubmitScreen(Dialog[RunRecord | None]):
 
     def compose(self) -> ComposeResult:
         s = self.app.settings
-        values = {"config": self.initial_config, "name": "", "partition": s.partition, "nodes": "1",
-                  "gpus": str(s.gpus_per_node), "time": s.time_limit}
+        i = self.initial
+        values = {"config": self.initial_config, "name": i["name"] or "",
+                  "partition": s.partition if i["partition"] is None else i["partition"],
+                  "nodes": str(i["nodes"] or 1), "gpus": str(s.gpus_per_node if i["gpus"] is None else i["gpus"]),
+                  "time": s.time_limit}
         with Vertical(id="dlg") as v:
             v.border_title = "Submit a run to Slurm"
             v.border_subtitle = "Cancel is the default · Esc cancels"
@@ -74,6 +79,14 @@ class SlurmSubmitScreen(Dialog[RunRecord | None]):
                     yield Button("Cancel", id="cancel", variant="primary", compact=True)
                     yield Button("Check (sbatch --test-only)", id="check", compact=True, disabled=True)
                     yield Button("Submit", id="submit", variant="success", compact=True, disabled=True)
+
+    @classmethod
+    def from_record(cls, rec: RunRecord, registry) -> SlurmSubmitScreen:
+        """Relaunch a Slurm run: its frozen config, name, partition, nodes and GPUs per node."""
+        frozen = registry.dir(rec.id) / "config.yaml"
+        config = str(frozen) if frozen.exists() else (rec.config or "")
+        return cls(config, name=rec.name, partition=rec.slurm_partition, nodes=rec.slurm_nodes or 1,
+                   gpus_per_node=rec.slurm_gpus_per_node)
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
