@@ -488,6 +488,13 @@ async def test_submit_dialog_shows_an_editable_script_and_submits_it(cluster, se
     wait(lambda: (app.ctx.registry.dir(rec.id) / "exit_code").exists(), 60, what="the job's end")
     assert f"trained {app.ctx.registry.dir(rec.id) / 'config.yaml'}" in (
         app.ctx.registry.dir(rec.id) / "console.log").read_text()
+    # relaunch (R in the Runs view) goes back to Slurm with the run's frozen config, nodes and GPUs
+    app2 = _app(tmp_path)
+    async with app2.run_test(size=(100, 32)) as pilot:
+        app2.open_launch(rec)
+        await until(pilot, lambda: isinstance(app2.screen, SlurmSubmitScreen))
+        assert app2.screen.query_one("#f-gpus", Input).value == "2"
+        assert app2.screen.query_one("#f-config", Input).value == str(app2.ctx.registry.dir(rec.id) / "config.yaml")
 
 
 async def test_jobs_view_shows_progress_and_loss_of_an_app_run_and_follows_it(cluster, senv, tmp_path,
