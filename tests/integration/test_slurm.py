@@ -492,7 +492,7 @@ async def test_submit_dialog_shows_an_editable_script_and_submits_it(cluster, se
     app2 = _app(tmp_path)
     async with app2.run_test(size=(100, 32)) as pilot:
         app2.open_launch(rec)
-        await until(pilot, lambda: isinstance(app2.screen, SlurmSubmitScreen))
+        await until(pilot, lambda: isinstance(app2.screen, SlurmSubmitScreen) and app2.screen.query("#f-gpus"))
         assert app2.screen.query_one("#f-gpus", Input).value == "2"
         assert app2.screen.query_one("#f-config", Input).value == str(app2.ctx.registry.dir(rec.id) / "config.yaml")
 
