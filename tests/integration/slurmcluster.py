@@ -89,12 +89,15 @@ class SlurmCluster:
             key.write_bytes(os.urandom(1024))
             os.chmod(key, 0o400)
         self.munge_socket = d / "munge" / "munge.socket"
-        if len(str(self.munge_socket)) > 100:  # a Unix socket path must fit in 108 bytes: a short dir
+        self.spool = d / "spool"
+        if len(str(d)) > 60:  # Unix socket paths (munge's, slurmd's per-step ones) must fit in 108 bytes
             import tempfile
 
-            self._short = Path(tempfile.mkdtemp(prefix="ftm-munge-", dir="/tmp"))
+            self._short = Path(tempfile.mkdtemp(prefix="ftm-slurm-", dir="/tmp"))
             os.chmod(self._short, 0o711)
             self.munge_socket = self._short / "munge.socket"
+            self.spool = self._short / "spool"
+            self.spool.mkdir()
         ctld_port, slurmd_port = free_port(), free_port()
         host = socket.gethostname().split(".")[0]
         self.conf.write_text(f"""\
@@ -108,7 +111,7 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={self.munge_socket}
 StateSaveLocation={d / 'state'}
-SlurmdSpoolDir={d / 'spool'}
+SlurmdSpoolDir={self.spool}
 SlurmctldPidFile={d / 'run' / 'slurmctld.pid'}
 SlurmdPidFile={d / 'run' / 'slurmd.pid'}
 SlurmctldLogFile={d / 'log' / 'slurmctld.log'}
