@@ -392,7 +392,7 @@ async def _stop_in_runs_view(env: dict[str, str], run_id: str) -> None:
             from ftmllm_tui.ui.screens.confirm import ConfirmScreen
 
             assert isinstance(app.screen, ConfirmScreen)  # focused on Cancel
-            await pilot.press("tab", "enter")
+            await pilot.click("#yes")
             await ui_until(pilot, lambda: any("gpu-a:" in str(n.message) and "gone" in str(n.message)
                                               for n in app._notifications), timeout=90)
 
@@ -423,9 +423,10 @@ async def test_signal_from_the_home_view_of_another_host(hosts, tmp_path, contro
             text = "\n".join(screen_text(app))
             assert "sleep 300" in text and "PID 1 is never signalled" in text
             assert psutil.pid_exists(victim.pid)  # nothing sent yet; Cancel is focused
-            await pilot.press("tab", "tab", "enter")  # Cancel → SIGINT → SIGTERM
-            await ui_until(pilot, lambda: victim.poll() is not None, timeout=30)
-            await ui_until(pilot, lambda: "signalled" in " ".join(screen_text(app)), timeout=10)
+            assert app.focused is not None and app.focused.id == "cancel"
+            await pilot.click("#term")
+            await ui_until(pilot, lambda: victim.poll() is not None, timeout=60)
+            await ui_until(pilot, lambda: "signalled" in " ".join(screen_text(app)), timeout=30)
         assert victim.returncode == -15
         audit = [json.loads(x) for x in (remote_state / "ftmllm-tui" / "audit.jsonl").read_text().splitlines()]
         assert [(a["pid"], a["signal"]) for a in audit] == [(victim.pid, "SIGTERM")]
@@ -498,7 +499,7 @@ async def test_launch_from_the_overview_on_another_host(hosts, tmux_env, tmp_pat
             await ui_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=5)
             text = " ".join(screen_text(app))
             assert "Launch on gpu-a?" in text and "exec $SHELL -l -c" in text
-            await pilot.press("tab", "enter")
+            await pilot.click("#yes")
             await ui_until(pilot, lambda: any("Started on gpu-a" in str(n.message) for n in app._notifications),
                            timeout=60)
     finally:
