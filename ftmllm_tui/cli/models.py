@@ -125,9 +125,12 @@ def _fail(msg: str) -> int:
 def cmd_dataset(args: argparse.Namespace) -> int:
     from ..core.models.datasets import DatasetError, check_dataset_dir
 
+    from ..core.models.cache import models_env
+    from ..settings import load_settings
+
     folder = Path(args.dataset_dir).expanduser()
     try:
-        results = check_dataset_dir(folder, args.name)
+        results = check_dataset_dir(folder, args.name, models_env(os.environ, load_settings().env))
     except DatasetError as e:
         return _json_error(str(e), EXIT_ENV) if args.json else _fail(str(e))
     unreadable = [r for r in results if r.error]

@@ -67,7 +67,9 @@ class Entry:
         if self.path is None:
             return []
         if self.path.is_dir():
-            return sorted(p for p in self.path.iterdir() if p.is_file() and not p.name.startswith(".")
+            # a local folder: its files (LLaMA-Factory's loader); a Hub snapshot: also its sub-folders (data/...)
+            pattern = "**/*" if self.source == "hf" else "*"
+            return sorted(p for p in self.path.glob(pattern) if p.is_file() and not p.name.startswith(".")
                           and p.suffix.lower() in (".json", ".jsonl"))
         return [self.path]
 
@@ -89,21 +91,24 @@ def load_info(dataset_dir: Path) -> dict:
     return data
 
 
-def _hf_cached(repo: str) -> bool:
+def hf_snapshot(repo: str, environ=None) -> Path | None:
+    """The snapshot of a Hub dataset in the HF cache (what `main` points at, else the newest), or None."""
+    from ..configs.pickers import hf_cache_dir
+
+    folder = hf_cache_dir(environ) / f"datasets--{repo.replace('/', '--')}"
     try:
-
-        from ..configs.pickers import hf_cache_dir
-
-        cache = hf_cache_dir()
-        if not cache.is_dir():
-            return False
-        return (cache / f"datasets--{repo.replace('/', '--')}").is_dir()
-    except Exception:  # noqa: BLE001
-        return False
+        ref = (folder / "refs" / "main").read_text().strip()
+        if ref and (folder / "snapshots" / ref).is_dir():
+            return folder / "snapshots" / ref
+        snaps = sorted((p for p in (folder / "snapshots").iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        return snaps[-1] if snaps else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
-def entries(dataset_dir: Path) -> tuple[list[Entry], list[str]]:
-    """Every entry of dataset_info.json (sorted by name) and a problem line per broken one."""
+def entries(dataset_dir: Path, environ=None) -> tuple[list[Entry], list[str]]:
+    """Every entry of dataset_info.json (sorted by name) and a problem line per broken one. A Hub dataset
+    (hf_hub_url) that is in the HF cache (``environ``'s) gets its snapshot as path, so its JSON files can be read."""
     info = load_info(dataset_dir)
     out, problems = [], []
     for name, spec in sorted(info.items()):
@@ -121,7 +126,14 @@ def entries(dataset_dir: Path) -> tuple[list[Entry], list[str]]:
             except OSError:
                 problems.append(f"{name}: {target} not found in {dataset_dir}")
         elif source == "hf":
-            cached = _hf_cached(target)
+            snap = hf_snapshot(target, environ)
+            cached = snap is not None
+            if snap is not None:
+                path = snap / str(spec.get("folder") or "")
+                try:
+                    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+                except OSError:
+                    size = None
         fmt = str(spec.get("formatting") or "alpaca")
         if fmt not in DEFAULT_COLUMNS:
             problems.append(f"{name}: formatting {fmt!r} is neither alpaca nor sharegpt")
@@ -612,9 +624,9 @@ def check_entry(entry: Entry, media_dir: Path | None = None, stop: Callable[[], 
                 progress: Callable[[int], None] | None = None) -> list[CheckResult]:
     """Check every row of every file of a local entry."""
     media_dir = Path(media_dir) if media_dir is not None else (entry.path.parent if entry.path else Path("."))
-    if entry.source != "file":
-        return [CheckResult(entry.name, entry.target, error=f"not a local file ({entry.source}: {entry.target}); "
-                            "only local files are checked")]
+    if entry.source != "file" and entry.path is None:
+        return [CheckResult(entry.name, entry.target, error=f"not a local file ({entry.source}: {entry.target}, not "
+                            "in the HF cache); only local files and cached Hub datasets are checked")]
     if entry.path is None or not entry.path.exists():
         return [CheckResult(entry.name, str(entry.path), error="file not found")]
     results = []
@@ -625,7 +637,11 @@ def check_entry(entry: Entry, media_dir: Path | None = None, stop: Callable[[], 
             exists_cache[p] = os.path.exists(p)
         return exists_cache[p]
 
-    for path in entry.files():
+    files = entry.files()
+    if not files:
+        return [CheckResult(entry.name, str(entry.path), error=f"no .json or .jsonl file in {entry.path} (other "
+                            "formats, such as parquet, are not read here)")]
+    for path in files:
         res = CheckResult(entry.name, str(path))
         try:
             src = RowSource(path)
@@ -644,10 +660,10 @@ def check_entry(entry: Entry, media_dir: Path | None = None, stop: Callable[[], 
     return results
 
 
-def check_dataset_dir(dataset_dir: Path, name: str | None = None) -> list[CheckResult]:
+def check_dataset_dir(dataset_dir: Path, name: str | None = None, environ=None) -> list[CheckResult]:
     """What ``ftmllm-tui dataset check`` runs. DatasetError when the folder or dataset_info.json is unreadable or
     NAME is not in it."""
-    ents, _ = entries(dataset_dir)
+    ents, _ = entries(dataset_dir, environ)
     if name is not None:
         pick = [e for e in ents if e.name == name]
         if not pick:
@@ -655,7 +671,7 @@ def check_dataset_dir(dataset_dir: Path, name: str | None = None) -> list[CheckR
             raise DatasetError(f"no dataset {name!r} in {Path(dataset_dir) / 'dataset_info.json'} (have: {names})")
         ents = pick
     else:
-        ents = [e for e in ents if e.source == "file"]
+        ents = [e for e in ents if e.source == "file" or e.path is not None]
     out: list[CheckResult] = []
     for e in ents:
         out.extend(check_entry(e, Path(dataset_dir)))

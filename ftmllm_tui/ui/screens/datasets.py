@@ -126,7 +126,9 @@ class DatasetsScreen(Screen):
     @work(thread=True, exclusive=True, group="ds-load", exit_on_error=False)
     def _load(self) -> None:
         try:
-            ents, problems = ds.entries(self.dataset_dir)
+            from ...core.models.cache import models_env
+
+            ents, problems = ds.entries(self.dataset_dir, models_env(os.environ, self.app.settings.env))
         except ds.DatasetError as e:
             self.app.call_from_thread(self._title, str(e))
             return
@@ -134,7 +136,7 @@ class DatasetsScreen(Screen):
         for e in ents:  # row counts, one file at a time
             if self._quit_ev.is_set():
                 return
-            if e.source != "file" or e.path is None or not e.path.exists():
+            if e.path is None or not e.path.exists():
                 continue
             try:
                 n = sum(ds.RowSource(p).count(stop=self._quit_ev.is_set) for p in e.files())
@@ -164,7 +166,7 @@ class DatasetsScreen(Screen):
                 rows = self.counts.get(e.name, "…" if e.size is not None else "-")
                 where = e.target if e.size is not None else f"{e.target} (missing)"
             else:
-                rows = "-"
+                rows = self.counts.get(e.name, "…") if e.path is not None else "-"
                 where = f"{e.source}: {e.target}" + (" (cached)" if e.cached else " (not cached)" if e.cached is False
                                                       else "")
             t.add_row(e.name, e.formatting, "yes" if e.ranking else "", e.source, rows,
@@ -193,12 +195,14 @@ class DatasetsScreen(Screen):
         e = self.current()
         if e is None:
             return
-        if e.source != "file":
-            self.notify(f"{e.name} comes from {e.source}: {e.target}; only local files can be browsed", timeout=6)
+        if e.path is None:
+            self.notify(f"{e.name} comes from {e.source}: {e.target}, not in the HF cache; download it first (M, d, "
+                        "--repo-type dataset) or browse local files", timeout=8)
             return
         files = e.files() if e.path is not None and e.path.exists() else []
         if not files:
-            self.notify(f"{e.target} not found in {self.dataset_dir}", severity="error", timeout=6)
+            self.notify(f"{e.target}: no .json or .jsonl file " + (f"in {e.path}" if e.source != "file" else
+                        f"in {self.dataset_dir}"), severity="error", timeout=6)
             return
         self.app.push_screen(RowsScreen(e, files[0], self.dataset_dir, context=self.context))
 
@@ -208,7 +212,7 @@ class DatasetsScreen(Screen):
     @work(thread=True, exclusive=True, group="ds-check", exit_on_error=False)
     def _check_all(self) -> None:
         for e in self.entries:
-            if e.source != "file" or self._quit_ev.is_set():
+            if e.path is None or self._quit_ev.is_set():
                 continue
             self.checks[e.name] = "checking…"
             self.app.call_from_thread(self._fill)

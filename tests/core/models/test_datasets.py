@@ -226,3 +226,30 @@ def test_a_large_json_array_with_a_broken_row_and_1mb_chunks(tmp_path, monkeypat
     entry = ds.Entry("big", "alpaca", False, "file", "big.json", {}, {}, p, p.stat().st_size)
     res = ds.check_entry(entry, tmp_path)[0]
     assert res.rows == 501 and [f.kind for f in res.findings] == ["json"] and res.findings[0].row == 501
+
+
+def test_a_hub_dataset_in_the_hf_cache_is_read_and_checked(tmp_path):
+    """hf_hub_url entries (the team's rlhf_v) once downloaded into the cache: their JSON files are read from the
+    snapshot main points at; images are looked up in dataset_dir, as LLaMA-Factory's media_dir does."""
+    from hfcache import add_repo, commit_of
+
+    hub = tmp_path / "hub"
+    rows = [{"conversations": [{"from": "human", "value": "<image>which is better?"}], "images": ["img/x.png"],
+             "chosen": {"from": "gpt", "value": "a"}, "rejected": {"from": "gpt", "value": "b"}}]
+    c = commit_of("rlhf")
+    add_repo(hub, "llamafactory/RLHF-V", {c: {"data/train.json": json.dumps(rows * 3).encode()}},
+             repo_type="dataset", refs={"main": c})
+    d = tmp_path / "data"
+    d.mkdir()
+    shutil.copy(FIXTURES / "dataset_info.json", d / "dataset_info.json")
+    env = {"HF_HUB_CACHE": str(hub)}
+    e = next(x for x in ds.entries(d, env)[0] if x.name == "rlhf_v")
+    assert e.cached and e.path.name == c and [p.name for p in e.files()] == ["train.json"]
+    res = ds.check_dataset_dir(d, "rlhf_v", env)
+    assert res[0].rows == 3 and res[0].kinds() == {"image-missing": 3}
+    (d / "img").mkdir()
+    (d / "img" / "x.png").write_bytes(b"png")
+    assert ds.check_dataset_dir(d, "rlhf_v", env)[0].findings == []
+    # not in the cache: said so, nothing read
+    out = ds.check_dataset_dir(d, "rlhf_v", {"HF_HUB_CACHE": str(tmp_path / "empty")})
+    assert "not in the HF cache" in out[0].error
