@@ -230,7 +230,8 @@ def render(lines: Sequence[Line], width: int, height: int, *, logy: bool = False
     left, right = fmt_num(x0), fmt_num(x1)
     mid = fmt_num(round((x0 + x1) / 2) if whole else (x0 + x1) / 2)
     axis = list(" " * (pw + 1))
-    for pos, text in ((0, left), ((pw - len(mid)) // 2, mid), (pw + 1 - len(right), right)):
+    ticks = ((0, left), ((pw - len(mid)) // 2, mid), (pw + 1 - len(right), right)) if x1 > x0 else ((0, left),)
+    for pos, text in ticks:  # one point (a single evaluation so far): one tick, not "100 100 100"
         for i, ch in enumerate(text):
             if 0 <= pos + i < len(axis):
                 axis[pos + i] = ch

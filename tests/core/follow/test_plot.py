@@ -77,3 +77,9 @@ def test_x_ticks_are_whole_numbers_for_steps():
     assert axis == ["1", "30", "60"] or axis == ["1", "31", "60"], axis
     frac = render([Line("loss", [0.0, 0.5, 1.0], [1.0, 2.0, 3.0])], 60, 8)
     assert "0.5000" in frac.plain()[-1]  # epochs or other fractional x keep their fraction
+
+
+def test_a_single_point_has_one_x_tick_and_is_drawn():
+    chart = render([Line("eval_loss", [100], [2.1])], 40, 6)
+    assert chart.plain()[-1].split() == ["100"]
+    assert any(set(row.split("│", 1)[-1].split("┤", 1)[-1].strip()) - {" "} for row in chart.plain()[:-2])
