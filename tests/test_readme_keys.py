@@ -52,6 +52,7 @@ VIEWS = [
     ("datasets", "DatasetsScreen", "Models and datasets"),
     ("datasets", "RowsScreen", "Models and datasets"),
     ("cluster", "ClusterScreen", "Several hosts"),
+    ("slurm", "SlurmScreen", "Slurm clusters"),
 ]
 
 

@@ -273,8 +273,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
     for o in report.outcomes:
         gone = f" after {o.gone_after_s:.2f} s" if o.gone_after_s is not None else ""
         print(f"  {o.pid:>8} {o.result}{gone}" + (f" ({o.last_signal})" if o.last_signal else ""))
-    print(f"{'all gone' if report.all_gone else 'NOT all gone'} in {report.took_s:.2f} s")
-    return EXIT_OK if report.all_gone else EXIT_BAD
     print(report.summary())
     if report.save is not None and report.save.get("saved"):
         print(f"saved adapter: {report.save['dir']}  (chat or export with it: adapter_name_or_path)")
+    print(f"{'all gone' if report.all_gone else 'NOT all gone'} in {report.took_s:.2f} s")
+    return EXIT_OK if report.all_gone else EXIT_BAD
