@@ -20,6 +20,16 @@ def _utc(monkeypatch):
     time.tzset()
 
 
+@pytest.fixture(autouse=True)
+def _no_external_runs(monkeypatch):
+    """The Runs view also lists every llamafactory-cli running on the machine (external runs): a
+    training going on beside the suite (the user's own, another test's) must not change what these
+    tests see (tests/core/runs/test_external_runs.py finds one the test starts itself)."""
+    import ftmllm_tui.ui.screens.runs as runs_screen
+
+    monkeypatch.setattr(runs_screen, "external_runs", lambda known_ids: [])
+
+
 def make_app(clock, recording: Path | None = None, *, samples: int = 1, banner: str | None = None,
              autostart: bool = False, **kw) -> FtmApp:
     sampler = ReplaySampler(recording or bundled_recording(), me="root", clock=clock)
