@@ -112,16 +112,28 @@ def test_real_two_rank_torchrun_stopped_mid_training(lf_env, tmp_path):
     assert all(os.getsid(w) == w for w in workers)  # session leaders: a group signal misses them
     log = Path(yaml_output_dir(cfg)) / "trainer_log.jsonl"
     wait(lambda: log.exists() and len(log.read_text().splitlines()) >= 20, 120)  # training for real
-    before = run_pids(run_id)
+    before = []  # identities (pid, create time): a PID alone can be reused by the time we look
+    for p in run_pids(run_id):
+        try:
+            before.append((p, psutil.Process(p).create_time()))
+        except psutil.Error:
+            pass
     t0 = time.monotonic()
     r = cli(env, "stop", run_id, "--yes", timeout=120)
     took = time.monotonic() - t0
     assert r.returncode == 0 and "all gone" in r.stdout, r.stdout + r.stderr
-    assert run_pids(run_id) == [] and not any(psutil.pid_exists(p) and
-                                              psutil.Process(p).status() != "zombie" for p in before)
+    assert run_pids(run_id) == [] and not [p for p, ct in before if _alive(p, ct)]
     x = runs(env)[run_id]
     assert x["state"] == "stopped" and x["progress"]["step"] < x["progress"]["total"]
     assert took < 30, took
+
+
+def _alive(pid: int, create_time: float) -> bool:
+    try:
+        p = psutil.Process(pid)
+        return p.create_time() == create_time and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 @pytest.mark.timeout(300)
