@@ -205,8 +205,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not views:
         print("no runs yet (ftmllm-tui launch CONFIG)")
         return EXIT_OK
-    print(f"{'ID':<34} {'KIND':<7} {'STATE':<9} {'GPUS':<6} {'PROGRESS':>9} {'LOSS':>8} {'TIME':>8}  USER")
     now = time.time()
+    rows = []
     for v in views:
         r, s = v.status.record, v.status
         prog = v.progress
@@ -216,8 +216,20 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if r.slurm_job:  # Slurm runs: the job id (GPUs are Slurm's choice)
             gpus = f"job {r.slurm_job}"
         state = s.state + ("!" if v.stalled else "") + ("*" if s.orphaned else "")
-        print(f"{r.id[:34]:<34} {r.kind:<7} {state:<9} {gpus:<6} {pct:>9} {loss:>8} "
-              f"{fmt.duration(run_duration(v, now)):>8}  {r.user}")
+        rows.append((v, (r.id[:34], r.kind, state, gpus, pct, loss, fmt.duration(run_duration(v, now)))))
+    heads = ("ID", "KIND", "STATE", "GPUS", "PROGRESS", "LOSS", "TIME")
+    # every column as wide as its widest cell (KIND fits "download", GPUS "job 123456"); the old fixed
+    # widths are the minimum, so that the usual table looks as it did
+    minimum = (34, 7, 9, 6, 9, 8, 8)
+    widths = [max(m, len(h), *(len(c[i]) for _, c in rows)) for i, (h, m) in enumerate(zip(heads, minimum))]
+    right = (False, False, False, False, True, True, True)
+
+    def line(cells) -> str:
+        return " ".join(f"{c:>{w}}" if r else f"{c:<{w}}" for c, w, r in zip(cells, widths, right))
+
+    print(f"{line(heads)}  USER")
+    for v, cells in rows:
+        print(f"{line(cells)}  {v.status.record.user}")
         if v.reason is not None:  # why it failed (core/runs/reasons.py)
             print(f"{'':34}   ↳ {v.reason.summary}" + (f" (console.log line {v.reason.line})"
                                                           if v.reason.line else ""))
