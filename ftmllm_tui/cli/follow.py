@@ -64,7 +64,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
         try:
             followed = resolve(args.ref, _registry(args))
         except LookupError as e:
-            return _fail(str(e))
+            followed = _external(args.ref)  # `runs` lists it as external-PID
+            if followed is None:
+                return _fail(str(e))
         path = followed.console
     ended = _run_ended(args, followed)
     if path is None:
@@ -115,15 +117,49 @@ def cmd_logs(args: argparse.Namespace) -> int:
 LOG_QUIET_S = 1.0  # logs -f of an ended run: how long its log must have stayed the same before it ends
 
 
+def _external(ref: str):
+    """An external run (``external-PID`` in `runs`) to follow: LLaMA-Factory's running_log.txt in its
+    output_dir, else the file its stdout goes to; None when no such run is listed."""
+    import re
+    from pathlib import Path
+
+    from ..core.follow.follow import for_record
+    from ..core.runs.runctl import external_runs
+
+    if not re.fullmatch(r"external-\d+", ref):
+        return None
+    view = next((v for v in external_runs(set()) if v.status.record.id == ref), None)
+    if view is None:
+        return None
+    followed = for_record(view.status.record, None)
+    if followed.console is None:
+        try:
+            out = Path(os.readlink(f"/proc/{view.status.pids[0]}/fd/1"))
+            if out.is_file():
+                from dataclasses import replace
+
+                followed = replace(followed, console=out)
+        except (OSError, IndexError):
+            pass
+    return followed
+
+
 def _run_ended(args, followed):
-    """For `logs -f` of a run the app launched: a check that says how the run ended ("finished, exit 0",
-    "lost: its tmux session is gone"), or None while it runs; None (no check) for files and output_dirs."""
+    """For `logs -f` of a run: a check that says how the run ended ("finished, exit 0", "lost: its tmux
+    session is gone"), or None while it runs; None (no check) for files and output_dirs. Slurm and
+    external runs end as the `runs` command says (core/runs/runctl.py)."""
     from ..core.follow.follow import ended_state
 
     rec = getattr(followed, "record", None)
     run_dir = getattr(followed, "run_dir", None)
-    if rec is None or run_dir is None or rec.external or getattr(rec, "slurm_job", ""):
+    if rec is not None and rec.external:
+        from ..core.runs.runctl import external_run_alive
+
+        return lambda: None if external_run_alive(rec) else "its process is gone"
+    if rec is None or run_dir is None:
         return None
+    if getattr(rec, "slurm_job", ""):
+        return _slurm_ended(args, rec)
     tmux = None
     if rec.tmux_session:
         from ..context import RunContext
@@ -143,6 +179,31 @@ def _run_ended(args, followed):
             if not alive and ended_state(run_dir) is None:
                 return "lost: its tmux session is gone and it wrote no exit code"
         return None
+
+    return check
+
+
+def _slurm_ended(args, rec):
+    """A Slurm run has ended when `runs` says so: its exit code, or its job gone from the queue (lost)."""
+    from ..context import RunContext
+    from ..core.runs.runctl import ended, slurm_run_state
+    from ..core.slurm.runs import queue_jobs
+    from ..settings import load_settings
+
+    ctx = RunContext.create(load_settings(), tmux_socket=args.tmux_socket)
+    registry, every = ctx.registry, ctx.settings.refresh_s
+
+    def check() -> str | None:
+        try:
+            now = registry.find(rec.id)  # a stop may have been recorded since
+        except KeyError:
+            now = rec
+        state, code = slurm_run_state(registry, now, lambda ids: queue_jobs(ids, min_interval=every))
+        if not ended(state):
+            return None
+        if state == "lost":
+            return f"lost: job {rec.slurm_job} left the queue without an exit code"
+        return state + ("" if code is None else f", exit {code}") + f" (job {rec.slurm_job})"
 
     return check
 

@@ -247,6 +247,22 @@ def _slurm_queue(registry: Registry, records: list[RunRecord], reader: Callable 
     return reader(ids)
 
 
+def slurm_run_state(registry: Registry, rec: RunRecord, slurm_queue: Callable | None) -> tuple[str, int | None]:
+    """(state, exit code) of one Slurm run, as ``collect`` derives it (the `runs` command and `logs -f`)."""
+    exit_code, _ = registry.exit_code(rec.id)
+    procs = run_processes(rec.id, registry.runner(rec.id))
+    queue, _why = _slurm_queue(registry, [rec], slurm_queue)
+    job = (queue or {}).get(rec.slurm_job)
+    return derive_slurm_state(rec, exit_code=exit_code, job_state=getattr(job, "state", None),
+                              queue_ok=queue is not None, local_alive=bool(procs)), exit_code
+
+
+def external_run_alive(rec: RunRecord) -> bool:
+    """Whether an external run (``external-PID``) is still listed by `runs`: its process, the same one."""
+    return any(v.status.record.id == rec.id and v.status.record.created_at == rec.created_at
+               for v in external_runs(set()))
+
+
 SLURM_RUNNING = ("RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "SIGNALING", "STAGE_OUT", "RESIZING")
 
 
