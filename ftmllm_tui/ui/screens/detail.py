@@ -23,6 +23,8 @@ from ..widgets.plot_view import PlotView
 from ..widgets.textline import TextLine
 
 POLL_S = 1.0
+JOB_KINDS = ("download", "ollama")  # jobs of core/models, not trainings: their log and their own progress
+PLOT_ACTIONS = ("smooth", "weight", "logy", "window", "layout")  # nothing to chart for a job
 WINDOWS = (None, 100, 1000, 10000)
 LAYOUTS = ("split", "plot", "log")
 
@@ -63,6 +65,48 @@ def progress_text(u: FollowUpdate | None, stalled_after_s: float) -> Text:
     return t
 
 
+def job_text(kind: str, u: FollowUpdate | None, prog, created_at: float | None, now: float) -> Text:
+    """The progress line of a download (files, bytes, rate, ETA from its progress.json, as `runs --json`
+    has them) or an ollama create job (running / how it ended, how long): no steps, no stall warning."""
+    from ...core.models.cache import human_bytes
+
+    if u is None:
+        return Text("reading…", style=PALETTE.muted)
+    ended = u.ended
+    t = Text()
+    if kind == "download":
+        if prog is None:
+            t.append("download: no progress yet" if ended is None else "download: no progress was written",
+                     style=PALETTE.muted)
+            return t
+        t.append(f"{prog.step}/{prog.total} files", style="bold")
+        if prog.percentage is not None:
+            pct = prog.percentage
+            t.append(f"  {pct:.1f}%", style=f"bold {PALETTE.accent}")
+            bar = 12
+            done = round(min(100.0, pct) / 100 * bar)
+            t.append("  " + "█" * done, style=PALETTE.accent)
+            t.append("·" * (bar - done), style=PALETTE.bar_empty)
+        if prog.bytes_total is not None:
+            t.append(f"  {human_bytes(prog.bytes_done or 0)} of {human_bytes(prog.bytes_total)}")
+        if prog.rate and ended is None:
+            t.append(f"  {human_bytes(prog.rate)}/s", style=PALETTE.muted)
+        if prog.remaining and ended is None:
+            t.append(f"  ETA {prog.remaining}", style="bold")
+        return t
+    label = "ollama create" if kind == "ollama" else kind
+    if ended is None:
+        t.append(f"{label}: running", style="bold")
+        if created_at:
+            t.append(f"  for {fmt.duration(max(0.0, now - created_at))}", style=PALETTE.muted)
+    else:
+        state, code = ended
+        t.append(f"{label}: {state}", style=f"bold {PALETTE.state(state)}")
+        if code is not None and not (state == "finished" and code == 0):
+            t.append(f", exit {code}", style=PALETTE.state(state))
+    return t
+
+
 class RunDetailScreen(Screen):
     HELP_TITLE = "Run detail (follow)"
     HELP_EXTRA = [
@@ -100,6 +144,7 @@ class RunDetailScreen(Screen):
     RunDetailScreen.-plot #plots { height: 1fr; }
     RunDetailScreen.-plot #logbox { display: none; }
     RunDetailScreen.-log #plots { display: none; }
+    RunDetailScreen.-job #plots { display: none; }
     RunDetailScreen #logbar { height: 1; width: 1fr; background: $panel; padding: 0 1; }
     RunDetailScreen #search { display: none; height: 1; background: $boost; }
     RunDetailScreen #search.-shown { display: block; }
@@ -122,6 +167,9 @@ class RunDetailScreen(Screen):
 
         self._earlier_asks: collections.deque[int | None] = collections.deque()  # for the worker
         self._room = 200_000  # earlier lines the log can still take (read by the worker)
+        rec = target.record
+        self.job_kind = rec.kind if rec is not None and rec.kind in JOB_KINDS else None
+        self._job_progress = None  # a download's Progress, read by the worker
 
     def compose(self) -> ComposeResult:
         yield TextLine(id="dtitle")
@@ -153,14 +201,21 @@ class RunDetailScreen(Screen):
         if t.record is not None:
             r = t.record
             title.append(f"  {r.kind}", style=PALETTE.muted)
-            title.append(f"  GPUs {'cpu' if r.gpus is None else ','.join(map(str, r.gpus))}",
-                         style=PALETTE.muted)
+            if self.job_kind is None:  # a download or ollama job uses no GPU
+                title.append(f"  GPUs {'cpu' if r.gpus is None else ','.join(map(str, r.gpus))}",
+                             style=PALETTE.muted)
             title.append(f"  {r.id}", style=PALETTE.muted)
         if t.output_dir:
             title.append("  ")
         self.query_one("#dtitle", TextLine).show(title, tail_path=str(t.output_dir or ""), tail_style=PALETTE.muted)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.job_kind is not None and action in PLOT_ACTIONS:
+            return False  # a job has no chart: no smoothing, log y, window or layout keys
+        return True
+
     def on_mount(self) -> None:
+        self.set_class(self.job_kind is not None, "-job")
         self._title()
         self.query_one(LogView).focus()
         self._apply_layout()
@@ -194,7 +249,16 @@ class RunDetailScreen(Screen):
 
     def _poll(self) -> FollowUpdate:
         if self.follower is None:  # opened in the worker: the first read can be a big file's tail
-            self.follower = Follower(self.target)
+            target = self.target
+            if self.job_kind is not None:  # a job: its log only, no trainer_log to chart
+                from dataclasses import replace
+
+                target = replace(target, trainer_log=None, trainer_state=None, swanlab=None)
+            self.follower = Follower(target)
+        if self.job_kind == "download" and self.target.run_dir is not None:
+            from ...core.runs.runctl import download_progress
+
+            self._job_progress = download_progress(self.target.run_dir)
         while self._earlier_asks:
             self.follower.want_earlier.append(self._earlier_asks.popleft())
         u = self.follower.poll(self._req, room=self._room)
@@ -221,8 +285,8 @@ class RunDetailScreen(Screen):
             log.top_pending = False
         log.append(u.lines, u.pending)
         self._room = log.room
-        self.query_one("#dprogress", TextLine).show(progress_text(u, self.stalled_after_s))
-        if u.charts is not None:
+        self.query_one("#dprogress", TextLine).show(self._progress_text(u))
+        if u.charts is not None and self.job_kind is None:
             note = []
             if self.smooth:
                 note.append(f"EMA {self.smooth:.1f}")
@@ -242,10 +306,16 @@ class RunDetailScreen(Screen):
                                                          [PALETTE.series[2]])
         self._logbar()
 
+    def _progress_text(self, u: FollowUpdate | None) -> Text:
+        if self.job_kind is None:
+            return progress_text(u, self.stalled_after_s)
+        rec = self.target.record
+        return job_text(self.job_kind, u, self._job_progress, rec.created_at if rec else None, time.time())
+
     def restyle(self) -> None:
         """The theme changed: progress, charts and the log bar carry palette colours."""
         if self.last is not None:
-            self.query_one("#dprogress", TextLine).show(progress_text(self.last, self.stalled_after_s))
+            self.query_one("#dprogress", TextLine).show(self._progress_text(self.last))
         self._request_plot()
         self._logbar()
         self.query_one(LogView).refresh()
