@@ -421,7 +421,7 @@ def cmd_launch_remote(args: argparse.Namespace, argv: list[str] | None) -> int:
     return _run_remote(settings, spec, remote, tty=False, show=True)
 
 
-def upload_config(settings, spec, path: str) -> str:
+def upload_config(settings, spec, path: str, *, opts=None) -> str:
     """Copy a local file to the host: its app (``receive NAME``, the remote command with its own
     environment) stores stdin in its state dir (uploads/); over the same master. Returns the remote
     path, or ``error: why``."""
@@ -436,7 +436,7 @@ def upload_config(settings, spec, path: str) -> str:
         data = Path(path).read_bytes()
     except OSError as e:
         return f"error: cannot read {path}: {e.strerror}"
-    opts = ssh_options(settings, state_dir())
+    opts = opts or ssh_options(settings, state_dir())
     line = opts.remote(spec, ["receive", Path(path).name])
     try:
         p = subprocess.run(ssh_argv(opts, spec, line), input=data, capture_output=True, timeout=60, check=False)

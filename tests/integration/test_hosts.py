@@ -510,6 +510,58 @@ async def test_launch_from_the_overview_on_another_host(hosts, tmux_env, tmp_pat
     assert [r["name"] for r in runs] == ["from-overview"] and runs[0]["config"] == str(cfg)
 
 
+async def test_launch_dialog_on_another_host_copies_the_config(hosts, tmux_env, tmp_path, control):
+    """The ordinary launch dialog with hosts: Host gpu-a, copy the config there first, Start: the local
+    file goes to gpu-a's state dir and the app there launches that copy (the overview's start)."""
+    import shlex
+
+    from textual.widgets import Checkbox, Select, Static
+
+    from ftmllm_tui.core.gpus.samplers import ReplaySampler
+    from ftmllm_tui.ui.app import FtmApp
+    from ftmllm_tui.ui.screens.cluster import ClusterScreen
+    from ftmllm_tui.ui.screens.launch import LaunchScreen
+
+    from ..ui.conftest import screen_text
+    from ..ui.conftest import until as ui_until
+
+    cfg = tmp_path / "dialog cfg.yaml"
+    cfg.write_text(f"output_dir: {tmp_path / 'out'}\nsteps: 1\n")
+    remote_state = tmp_path / "remote-state"
+    env = {k: tmux_env[k] for k in ("HOME", "XDG_CONFIG_HOME", "FTMLLM_TMUX_SOCKET", "FTMLLM_LLAMAFACTORY_CLI",
+                                    "PYTHONPATH")}
+    env["XDG_STATE_HOME"] = str(remote_state)
+    cmd = shlex.join(["env", *(f"{k}={v}" for k, v in env.items()), APP, "--replay", str(SYNTH8)])
+    opts = SshOptions(control, ssh_config=str(hosts.config), per_host_command={"gpu-a": cmd})
+    cluster = Cluster(parse_hosts("gpu-a"), opts, interval=1.0)
+    app = FtmApp(ReplaySampler(SYNTH8), autostart=False, cluster=cluster)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await ui_until(pilot, lambda: cluster.links["gpu-a"].state.state == "up", timeout=30)
+            assert not isinstance(app.screen, ClusterScreen)  # one host: the home view shows it
+            app.open_launch(config=str(cfg), gpus="none", name="from-dialog")
+            await ui_until(pilot, lambda: isinstance(app.screen, LaunchScreen), timeout=5)
+            dlg = app.screen
+            await pilot.pause()
+            dlg.query_one("#host", Select).value = "gpu-a"
+            await pilot.pause()
+            dlg.query_one("#copy-config", Checkbox).value = True
+            await ui_until(pilot, lambda: "<the copy there>" in str(dlg.query_one("#preview", Static).content),
+                           timeout=5)
+            assert "ssh gpu-a exec $SHELL -l -c" in " ".join(screen_text(app))
+            await pilot.click("#start")
+            await ui_until(pilot, lambda: not isinstance(app.screen, LaunchScreen), timeout=90)
+            assert any("Started on gpu-a" in str(n.message) for n in app._notifications)
+    finally:
+        cluster.stop()
+    copied = next((remote_state / "ftmllm-tui" / "uploads").iterdir())
+    assert copied.read_text() == cfg.read_text() and copied.name.endswith("dialog_cfg.yaml")
+    runs = json.loads(subprocess.run([APP, "runs", "--json"], capture_output=True, text=True,
+                                     env=dict(tmux_env, XDG_STATE_HOME=str(remote_state)), timeout=60,
+                                     check=False).stdout)
+    assert [r["config"] for r in runs if r["name"] == "from-dialog"] == [str(copied)]
+
+
 def test_launch_copies_a_local_config_when_asked(hosts, tmux_env, tmp_path, control):
     import shlex
 

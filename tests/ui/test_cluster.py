@@ -96,3 +96,60 @@ async def test_h_without_hosts_says_how(clock):
         await pilot.pause()
         assert not isinstance(app.screen, ClusterScreen)
         assert any("--hosts" in str(n.message) for n in app._notifications)
+
+
+async def test_launch_dialog_host_field(clock, tmp_path, monkeypatch):
+    """With hosts: the launch dialog's Host (local first, each host, auto); a remote choice shows the
+    exact remote command (auto resolved), offers copying the config first, and Start hands the request
+    to the overview's remote start. Tab reaches Host before Config; the copy box only for a remote host."""
+    from textual.widgets import Checkbox, Select, Static
+
+    from ftmllm_tui.core.hosts.ssh import SshOptions, parse_hosts
+    from ftmllm_tui.ui.screens import cluster as cluster_mod
+    from ftmllm_tui.ui.screens.launch import LaunchScreen
+
+    rec = ReplaySampler(DATA / "h200x8_synth.jsonl", me="root")
+    now = time.time()
+    cluster = StillCluster([LinkState("local", "up", rec.sample(), now), LinkState("gpu-a", "up", rec.sample(), now),
+                            LinkState("gpu-b", "down", None, None, kind="refused", error="gpu-b: refused")])
+    for spec in parse_hosts("local,gpu-a,gpu-b"):
+        cluster.links[spec.name].spec = spec
+    cluster.opts = SshOptions(tmp_path, remote_command="ftmllm-tui")
+    started = []
+    monkeypatch.setattr(cluster_mod, "start_remote_launch",
+                        lambda app, host, args, copy_config=None, on_done=None: started.append(
+                            (host, args, copy_config)))
+    local_cfg = tmp_path / "my cfg.yaml"
+    local_cfg.write_text("steps: 1\n")
+    app = make_app(clock, cluster=cluster)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ClusterScreen))
+        app.open_launch(config="/data/sft.yaml", gpus="auto:2", name="try1")
+        await until(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        dlg = app.screen
+        await pilot.pause()
+        host = dlg.query_one("#host", Select)
+        assert host.value == "local" and [v for _, v in host._options] == ["local", "gpu-a", "gpu-b", "auto"]
+        box = dlg.query_one("#copy-config", Checkbox)
+        ids = [w.id for w in dlg.focus_chain]
+        assert ids.index("host") < ids.index("config") and "copy-config" not in ids  # local: no copy box
+        host.value = "auto"
+        await until(pilot, lambda: "ssh gpu-a" in str(dlg.query_one("#preview", Static).content))
+        preview = str(dlg.query_one("#preview", Static).content)
+        assert "gpu-a (auto" in preview and "exec $SHELL -l -c" in preview and "--name try1" in preview
+        ids = [w.id for w in dlg.focus_chain]
+        assert ids.index("host") < ids.index("copy-config") < ids.index("config")
+        box.focus()
+        await pilot.press("space")  # copy a local file that is not there: one clear line, Start off
+        await until(pilot, lambda: "is not a file here" in str(dlg.query_one("#preview", Static).content))
+        assert dlg.query_one("#start").disabled
+        dlg.query_one("#config").value = str(local_cfg)
+        await until(pilot, lambda: "<the copy there>" in str(dlg.query_one("#preview", Static).content))
+        assert "receive" in str(dlg.query_one("#preview", Static).content)
+        await pilot.click("#start")
+        await until(pilot, lambda: started)
+        assert started == [("gpu-a", [str(local_cfg), "--gpus", "auto:2", "--name", "try1"], str(local_cfg))]
+        # a host that cannot take auto:8 now: auto says so, Start off
+        dlg.query_one("#gpus-in").value = "auto:8"
+        await until(pilot, lambda: "no host has 8 free GPUs" in str(dlg.query_one("#preview", Static).content))
+        assert dlg.query_one("#start").disabled

@@ -317,14 +317,77 @@ def pick_auto(states, want: int) -> str | None:
     return max(fits, key=lambda st: (len(st.snapshot.free), st.host)).host if fits else None
 
 
+def remote_hosts(app) -> list[str]:
+    """The configured hosts other than this machine (where a remote launch can go)."""
+    from ...core.hosts.local import LOCAL_NAMES
+
+    cluster = getattr(app, "cluster", None)
+    return [] if cluster is None else [n for n in cluster.links if n not in LOCAL_NAMES]
+
+
+def wanted_gpus(args: list[str]) -> int:
+    """How many free GPUs ``launch`` ARGS ask for (--gpus auto:N → N, else 1)."""
+    gpus = next((a[7:] for a in args if a.startswith("--gpus=")), None)
+    if gpus is None:
+        gpus = args[args.index("--gpus") + 1] if "--gpus" in args[:-1] else "auto"
+    return int(gpus[5:]) if gpus.startswith("auto:") and gpus[5:].isdigit() else 1
+
+
+def auto_host(app, args: list[str]) -> str | None:
+    """``auto``: the remote host (up) with the most free GPUs that satisfy ARGS' --gpus, from the links'
+    latest states (no waiting)."""
+    return pick_auto([app.cluster.links[n].state for n in remote_hosts(app)], wanted_gpus(args))
+
+
+def remote_launch_line(app, target: str, args: list[str]) -> str:
+    """The exact command that launches ARGS on ``target``: ``ssh HOST <remote line>``."""
+    return f"ssh {target} {app.cluster.opts.remote(app.cluster.links[target].spec, ['launch', *args])}"
+
+
+def start_remote_launch(app, target: str, args: list[str], *, copy_config: str | None = None,
+                        on_done=None) -> None:
+    """In a thread: (``copy_config``: the local file first goes to the host's state dir, ``receive``,
+    and that copy replaces it in ARGS) then ``launch ARGS`` by the app on ``target``, over its master.
+    ``on_done(ok, message)`` runs on the UI thread (default: a notification)."""
+    import threading
+
+    from ...core.hosts.runs import run_remote
+
+    link = app.cluster.links[target]
+
+    def done(ok: bool, msg: str) -> None:
+        if on_done is not None:
+            on_done(ok, msg)
+        else:
+            app.notify(msg, severity="information" if ok else "error", timeout=12)
+
+    def work() -> None:
+        remote = list(args)
+        if copy_config is not None:
+            from ...cli.hosts import upload_config
+
+            copied = upload_config(app.ctx.settings, link.spec, copy_config, opts=app.cluster.opts)
+            if copied.startswith("error: "):
+                app.call_from_thread(done, False, copied[len("error: "):])
+                return
+            remote = [copied if a == copy_config else a for a in remote]
+        rc, out, err = run_remote(app.cluster.opts, link.spec, ["launch", *remote], timeout=180)
+        if rc == 0 and out.strip():
+            app.call_from_thread(done, True, f"Started on {target}: {out.strip().splitlines()[-1]}")
+        else:
+            app.call_from_thread(done, False,
+                                 f"{target}: {(err.strip().splitlines() or [f'launch exited {rc}'])[-1]}")
+
+    threading.Thread(target=work, daemon=True, name="ftmllm-remote-launch").start()
+    app.notify(f"Launching on {target}…", timeout=4)
+
+
 def launch_remote(app, host: str | None) -> None:
     """Ask for the launch arguments (CONFIG is a path on that host), show the exact remote command,
     then have that host's app launch it (``ftmllm-tui launch …`` over the master)."""
     import shlex
-    import threading
 
     from ...core.hosts.local import LOCAL_NAMES
-    from ...core.hosts.runs import run_remote
     from .confirm import ConfirmScreen, PromptScreen
 
     if app.ctx.readonly:
@@ -346,32 +409,18 @@ def launch_remote(app, host: str | None) -> None:
             args += ["--gpus", "auto"]
         target = host
         if target is None:
-            gpus = args[args.index("--gpus") + 1] if "--gpus" in args else "auto"
-            want = int(gpus[5:]) if gpus.startswith("auto:") and gpus[5:].isdigit() else 1
-            target = pick_auto([link.state for name, link in app.cluster.links.items() if name not in LOCAL_NAMES],
-                               want)
+            target = auto_host(app, args)
             if target is None:
+                want = wanted_gpus(args)
                 app.notify(f"No host has {want} free GPU{'s' if want != 1 else ''} now", severity="warning", timeout=6)
                 return
-        link = app.cluster.links[target]
-        line = app.cluster.opts.remote(link.spec, ["launch", *args])
 
         def go(yes: bool | None) -> None:
-            if not yes:
-                return
+            if yes:
+                start_remote_launch(app, target, args)
 
-            def work() -> None:
-                rc, out, err = run_remote(app.cluster.opts, link.spec, ["launch", *args], timeout=180)
-                if rc == 0 and out.strip():
-                    msg, sev = f"Started on {target}: {out.strip().splitlines()[-1]}", "information"
-                else:
-                    msg, sev = f"{target}: {(err.strip().splitlines() or [f'launch exited {rc}'])[-1]}", "error"
-                app.call_from_thread(app.notify, msg, severity=sev, timeout=12)
-
-            threading.Thread(target=work, daemon=True, name="ftmllm-remote-launch").start()
-            app.notify(f"Launching on {target}…", timeout=4)
-
-        app.push_screen(ConfirmScreen(f"Launch on {target}?", f"ssh {target} {line}", yes="Launch", danger=False), go)
+        app.push_screen(ConfirmScreen(f"Launch on {target}?", remote_launch_line(app, target, args), yes="Launch",
+                                      danger=False), go)
 
     app.push_screen(PromptScreen(f"Launch on {where}: CONFIG (a path there) and launch options",
                                  "/data/cfg/sft.yaml --gpus auto:2 --name try1"), got)

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ...core import fmt
 from ...core.runs.launch import LF_COMMANDS, LaunchError, LaunchRequest, Prepared, prepare, start
@@ -28,9 +28,14 @@ def is_replay(app) -> bool:
     return snap is not None and snap.is_replay
 
 
-def gpu_table(app) -> Table | Text:
+def gpu_table(app, host: str | None = None) -> Table | Text:
+    """This machine's GPUs (or, ``host``: that host's, as its link last saw them)."""
     snap = getattr(app, "snapshot", None)
-    if is_replay(app):
+    if host is not None:
+        snap = app.cluster.links[host].state.snapshot
+        if snap is None:
+            return Text(f"{host}: no GPU data yet ({app.cluster.links[host].state.state})", style=PALETTE.muted)
+    elif is_replay(app):
         return Text("REPLAY: the GPUs shown elsewhere are a recording's, not this machine's. Picking GPUs "
                     "(auto) needs live data, so GPUs is none here; indices like 0,1 are not checked.",
                     style=PALETTE.warning)
@@ -97,6 +102,10 @@ class LaunchScreen(Dialog[RunRecord | None]):
     LaunchScreen Select { width: 14; }
     LaunchScreen #gpus-in { width: 14; }
     LaunchScreen #name { width: 1fr; }
+    LaunchScreen #host { width: 24; }
+    LaunchScreen #copy-config { display: none; }
+    LaunchScreen #copy-config.-remote { display: block; }
+    LaunchScreen #copy-config.-textual-compact:focus { border: none !important; }  /* one line: the label shows it */
     LaunchScreen .gap { width: 2; }
     LaunchScreen #body { height: auto; max-height: 100%; }
     LaunchScreen #gputable { margin-top: 1; }
@@ -114,6 +123,8 @@ class LaunchScreen(Dialog[RunRecord | None]):
         self.replay_none = False  # True when REPLAY turned the default "auto" into "none"
         self.prepared: Prepared | None = None
         self._debounce: Timer | None = None
+        self.remote: tuple[str, list[str], str | None] | None = None  # (host, launch args, local file to copy)
+        self._gpus_of: str | None = None  # whose GPUs the table shows (None: this machine's)
 
     @classmethod
     def from_record(cls, rec: RunRecord) -> LaunchScreen:
@@ -137,6 +148,7 @@ class LaunchScreen(Dialog[RunRecord | None]):
             v.border_title = "Launch a run" if self.record is None else f"Relaunch {self.record.id}"
             v.border_subtitle = "Esc cancels · ctrl+y copies the command"
             with Vertical(id="fields"):
+                yield from self._host_row()
                 with Horizontal(classes="row"):
                     yield Label("Config")
                     yield Input(i["config"], placeholder="path/to/config.yaml  (→ completes the path)", id="config",
@@ -167,6 +179,31 @@ class LaunchScreen(Dialog[RunRecord | None]):
                 yield Button("Start", id="start", variant="success", disabled=True, compact=True)
                 yield Button("Copy command", id="copy", compact=True)
 
+    def _host_row(self) -> ComposeResult:
+        """With other hosts configured: where the run goes (this machine when it is one of the hosts, a
+        host, or auto) and whether the config is a local file to copy there first."""
+        from ...core.hosts.local import LOCAL_NAMES
+        from .cluster import remote_hosts
+
+        hosts = remote_hosts(self.app)
+        if not hosts or self.record is not None and ":" in self.record.id:  # another host's run: not here
+            return
+        local = [n for n in self.app.cluster.links if n in LOCAL_NAMES]
+        options = [(n, n) for n in local] + [(h, h) for h in hosts] + [("auto (most free GPUs)", "auto")]
+        with Horizontal(classes="row"):
+            yield Label("Host")
+            yield Select(options, value=local[0] if local else "auto", allow_blank=False, id="host", compact=True)
+            yield Static(classes="gap")
+            yield Checkbox("copy the config there first (a local file)", id="copy-config", compact=True)
+
+    def host_choice(self) -> str | None:
+        """The Host field's value: None for this machine (or no Host field)."""
+        from ...core.hosts.local import LOCAL_NAMES
+
+        found = self.query("#host")
+        value = str(found.first(Select).value) if found else None
+        return None if value is None or value in LOCAL_NAMES else value
+
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
         self._schedule()
@@ -183,7 +220,10 @@ class LaunchScreen(Dialog[RunRecord | None]):
 
     @on(Input.Changed)
     @on(Select.Changed)
+    @on(Checkbox.Changed)
     def _changed(self, _event) -> None:
+        for box in self.query("#copy-config"):
+            box.set_class(self.host_choice() is not None, "-remote")
         self._schedule()
 
     def _schedule(self) -> None:
@@ -217,7 +257,69 @@ class LaunchScreen(Dialog[RunRecord | None]):
         if isinstance(req, str):
             self._show_problem(req)
             return
+        if self.host_choice() is not None:
+            self._remote_preview(req)
+            return
+        self.remote = None
+        self._shown_gpus(None)
         self._prepare(req)
+
+    def _shown_gpus(self, host: str | None) -> None:
+        """The GPU table of where the run goes (this machine, or the host picked)."""
+        if self._gpus_of != host:
+            self._gpus_of = host
+            self.query_one("#gputable", Static).update(gpu_table(self.app, host))
+
+    def _remote_preview(self, req: LaunchRequest) -> None:
+        """Another host: its app checks and launches; here the exact remote command (``auto`` resolved from
+        the links' latest states, no waiting), and the local file when it is to be copied first."""
+        from .cluster import auto_host, remote_launch_line, wanted_gpus
+
+        self.prepared, self.remote = None, None
+        self._shown_gpus(self.host_choice() if self.host_choice() != "auto" else None)
+        cfg = str(req.config) if req.config else ""
+        copy = self.query_one("#copy-config", Checkbox).value
+        if copy and not cfg:
+            self._show_problem("Copy the config: Config is empty")
+            return
+        if copy and not Path(cfg).expanduser().is_file():
+            self._show_problem(f"Copy the config: {cfg} is not a file here")
+            return
+        if copy:
+            cfg = str(Path(cfg).expanduser().resolve())
+        args = [cfg] if cfg else []
+        if req.kind != "train":
+            args += ["--kind", req.kind]
+        args += ["--gpus", req.gpus]
+        if req.name:
+            args += ["--name", req.name]
+        args += [a for k, v in req.env for a in ("--env", f"{k}={v}")]
+        args += [a for k, v in req.overrides for a in ("--set", f"{k}={v}")]
+        host = self.host_choice()
+        t = Text()
+        if host == "auto":
+            host = auto_host(self.app, args)
+            if host is None:
+                want = wanted_gpus(args)
+                self._show_problem(f"auto: no host has {want} free GPU{'s' if want != 1 else ''} now "
+                                   "(pick a host, or try again in a moment)")
+                return
+            self._shown_gpus(host)
+            t.append("host     ", style="bold")
+            t.append(f"{host} (auto: the most free GPUs now)\n")
+        if copy:
+            t.append("copy     ", style="bold")
+            t.append(f"{cfg} → {host}'s state dir (uploads/), by its app: ")
+            t.append(f"ssh {host} {self.app.cluster.opts.remote(self.app.cluster.links[host].spec, ['receive', Path(cfg).name])} < {cfg}\n",
+                     style=PALETTE.muted)
+        t.append("command  ", style="bold")
+        shown = [("<the copy there>" if copy and a == cfg else a) for a in args]
+        t.append(remote_launch_line(self.app, host, shown))
+        t.append(f"\nThe app on {host} checks and starts it" +
+                 ("" if copy else "; Config is a path there") + ".", style=PALETTE.muted)
+        self.remote = (host, args, cfg if copy else None)
+        self.query_one("#preview", Static).update(t)
+        self.query_one("#start", Button).disabled = False
 
     @work(thread=True, exclusive=True, group="launch-check")
     def _prepare(self, req: LaunchRequest) -> None:
@@ -237,6 +339,8 @@ class LaunchScreen(Dialog[RunRecord | None]):
         self.query_one("#start", Button).disabled = True
 
     def _prepared(self, prep: Prepared) -> None:
+        if self.host_choice() is not None:
+            return  # the Host changed to another host meanwhile
         self.prepared = prep
         t = Text()
         rec = self.record
@@ -274,6 +378,10 @@ class LaunchScreen(Dialog[RunRecord | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "cancel":
             self.dismiss(None)
+        elif event.button.id == "start" and self.host_choice() is not None:
+            if self.remote is not None:
+                event.button.disabled = True
+                self._start_remote(*self.remote)
         elif event.button.id == "copy":
             self.action_copy()
         elif event.button.id == "start" and self.prepared is not None and self.prepared.ok:
@@ -314,14 +422,37 @@ class LaunchScreen(Dialog[RunRecord | None]):
             return
         self.app.call_from_thread(self.dismiss, rec)
 
+    def _start_remote(self, host: str, args: list[str], copy: str | None) -> None:
+        """The same start as the overview's n: a thread runs the app there; this dialog closes when it has."""
+        from .cluster import start_remote_launch
+
+        def done(ok: bool, msg: str) -> None:
+            if ok:
+                self.app.notify(msg, timeout=12)
+                if self.is_attached:
+                    self.dismiss(None)
+            elif self.is_attached:
+                self._failed(msg)
+            else:
+                self.app.notify(f"Launch failed: {msg}", severity="error", timeout=10)
+
+        start_remote_launch(self.app, host, args, copy_config=copy, on_done=done)
+
     def _failed(self, msg: str) -> None:
         self.notify(f"Launch failed: {msg}", severity="error", timeout=10)
         self.query_one("#start", Button).disabled = False
 
     def action_copy(self) -> None:
-        if self.prepared is not None:
+        if self.host_choice() is not None and self.remote is not None:
+            host, args, _copy = self.remote
+            from .cluster import remote_launch_line
+
+            self.app.copy_to_clipboard(remote_launch_line(self.app, host, args))
+            self.notify("Command copied (OSC 52: your terminal must allow it)", timeout=3)
+        elif self.prepared is not None:
             self.app.copy_to_clipboard(self.prepared.command_line())
             self.notify("Command copied (OSC 52: your terminal must allow it)", timeout=3)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
