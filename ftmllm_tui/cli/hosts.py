@@ -422,33 +422,13 @@ def cmd_launch_remote(args: argparse.Namespace, argv: list[str] | None) -> int:
 
 
 def upload_config(settings, spec, path: str, *, opts=None) -> str:
-    """Copy a local file to the host: its app (``receive NAME``, the remote command with its own
-    environment) stores stdin in its state dir (uploads/); over the same master. Returns the remote
-    path, or ``error: why``."""
-    import subprocess
-    from pathlib import Path
-
+    """Copy a local file to the host (``core.hosts.upload``); the SSH options from the settings unless given.
+    Returns the remote path, or ``error: why``."""
     from ..core.hosts.cluster import ssh_options
-    from ..core.hosts.ssh import classify, ssh_argv
+    from ..core.hosts.upload import upload_file
     from ..settings import state_dir
 
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        return f"error: cannot read {path}: {e.strerror}"
-    opts = opts or ssh_options(settings, state_dir())
-    line = opts.remote(spec, ["receive", Path(path).name])
-    try:
-        p = subprocess.run(ssh_argv(opts, spec, line), input=data, capture_output=True, timeout=60, check=False)
-    except subprocess.TimeoutExpired:
-        return f"error: {spec.name}: no answer within 60 s"
-    out = p.stdout.decode("utf-8", "replace").strip()
-    if p.returncode != 0 or not out:
-        err = p.stderr.decode("utf-8", "replace")
-        if p.returncode in (255, 127):
-            return "error: " + classify(p.returncode, err, spec)[1]
-        return f"error: {spec.name}: " + ((err.strip().splitlines() or [f"receive exited {p.returncode}"])[-1])
-    return out.splitlines()[-1]
+    return upload_file(opts or ssh_options(settings, state_dir()), spec, path)
 
 
 def cmd_receive(args: argparse.Namespace) -> int:

@@ -364,9 +364,9 @@ def start_remote_launch(app, target: str, args: list[str], *, copy_config: str |
     def work() -> None:
         remote = list(args)
         if copy_config is not None:
-            from ...cli.hosts import upload_config
+            from ...core.hosts.upload import upload_file
 
-            copied = upload_config(app.ctx.settings, link.spec, copy_config, opts=app.cluster.opts)
+            copied = upload_file(app.cluster.opts, link.spec, copy_config)
             if copied.startswith("error: "):
                 app.call_from_thread(done, False, copied[len("error: "):])
                 return
