@@ -216,23 +216,7 @@ class TailReader:
         if self._file is None or self.window_start <= 0 or n == 0:
             return []
         end = self.window_start
-        floor = max(0, end - max_bytes)
-        blocks: list[bytes] = []
-        pos, seen = end, 0
-        while pos > floor:
-            step = min(_BLOCK, pos - floor)
-            pos -= step
-            block = self._read(pos, step)
-            blocks.append(block)
-            if n is not None and seen + block.count(b"\n") > n:
-                i = len(block)
-                for _ in range(n + 1 - seen):
-                    i = block.rfind(b"\n", 0, i)
-                blocks[-1] = block[i + 1:]
-                pos += i + 1
-                break
-            seen += block.count(b"\n")
-        data = b"".join(reversed(blocks))
+        pos, data = self._scan_back(end, max(0, end - max_bytes), n)
         if not data.endswith(b"\n"):
             data += b"\n"
         raw, _used = split_lines(data, self.max_line_bytes)
@@ -287,14 +271,21 @@ class TailReader:
         """Position at the start of the last ``n`` complete lines; return the bytes from there to
         ``size`` (those lines and the unfinished one). Reads backwards in blocks."""
         floor = max(0, size - min(_TAIL_LIMIT, (n + 1) * self.max_line_bytes))
+        self._offset, data = self._scan_back(size, floor, n)
+        return data
+
+    def _scan_back(self, end: int, floor: int, n: int | None) -> tuple[int, bytes]:
+        """Read backwards in blocks from ``end`` (not below ``floor``) until the start of the last
+        ``n`` complete lines before ``end`` (None: down to ``floor``); (that start, the bytes from it
+        to ``end``)."""
         blocks: list[bytes] = []
-        pos, seen = size, 0
+        pos, seen = end, 0
         while pos > floor:
             step = min(_BLOCK, pos - floor)
             pos -= step
             block = self._read(pos, step)
             blocks.append(block)
-            if seen + block.count(b"\n") > n:  # the (n+1)-th newline from the end is here
+            if n is not None and seen + block.count(b"\n") > n:  # the (n+1)-th newline back is here
                 i = len(block)
                 for _ in range(n + 1 - seen):
                     i = block.rfind(b"\n", 0, i)
@@ -302,8 +293,7 @@ class TailReader:
                 pos += i + 1
                 break
             seen += block.count(b"\n")
-        self._offset = pos
-        return b"".join(reversed(blocks))
+        return pos, b"".join(reversed(blocks))
 
     def _take(self, data: bytes) -> list[str]:
         """Append ``data`` to the unfinished line; render the lines it completes."""
