@@ -18,12 +18,8 @@ from pathlib import Path
 
 from .. import __version__
 
-EXIT_OK, EXIT_BAD, EXIT_ENV = 0, 1, 2
-
-
-def _fail(msg: str) -> int:
-    print(f"ftmllm-tui: {msg}", file=sys.stderr)
-    return EXIT_ENV
+from .common import EXIT_BAD, EXIT_ENV, EXIT_OK, json_error as _json_error  # noqa: F401 (EXIT_* for callers)
+from .common import fail as _fail
 
 
 class _Parser(argparse.ArgumentParser):
@@ -165,11 +161,6 @@ def state_dir_problem() -> str | None:
     if not os.access(p, os.W_OK | os.X_OK):
         return f"cannot use the state folder {d}: {p} is not writable ({fix})"
     return None
-
-
-def _json_error(message: str, code: int) -> None:
-    json.dump({"ok": False, "error": message, "exit_code": code}, sys.stdout)
-    sys.stdout.write("\n")
 
 
 class _Watched:

@@ -8,7 +8,8 @@ import shutil
 import sys
 import time
 
-EXIT_OK, EXIT_BAD, EXIT_ENV = 0, 1, 2
+from .common import EXIT_BAD, EXIT_ENV, EXIT_OK  # noqa: F401 (EXIT_* for callers)
+from .common import fail as _fail
 SERIES_COLOURS = ("#5fafff", "#ffaf5f", "#87d787", "#d787d7", "#ff5f87", "#d7d75f", "#5fd7d7", "#af87ff")
 
 
@@ -43,11 +44,6 @@ def _registry(args):
     from ..settings import load_settings
 
     return RunContext.create(load_settings(), tmux_socket=args.tmux_socket).registry
-
-
-def _fail(msg: str, code: int = EXIT_ENV) -> int:
-    print(f"ftmllm-tui: {msg}", file=sys.stderr)
-    return code
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

@@ -11,15 +11,11 @@ import json
 import os
 import sys
 
-EXIT_OK, EXIT_BAD, EXIT_ENV = 0, 1, 2
+from .common import EXIT_BAD, EXIT_ENV, EXIT_OK, fail  # noqa: F401 (EXIT_* for callers)
 
 
 def _fail(msg: str, as_json: bool = False) -> int:
-    if as_json:
-        json.dump({"error": msg}, sys.stdout)
-        sys.stdout.write("\n")
-    print(f"ftmllm-tui: {msg}", file=sys.stderr)
-    return EXIT_ENV
+    return fail(msg, EXIT_ENV, as_json)
 
 
 def add_parsers(sub) -> None:

@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_BAD, EXIT_ENV = 0, 1, 2
+from .common import EXIT_BAD, EXIT_ENV, EXIT_OK  # noqa: F401 (EXIT_* for callers)
+from .common import fail as _fail
 
 
 def add_parsers(sub) -> None:
@@ -115,11 +116,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     for p in rep.problems:
         print(f"note: {p}", file=sys.stderr)
     return EXIT_OK
-
-
-def _fail(msg: str) -> int:
-    print(f"ftmllm-tui: {msg}", file=sys.stderr)
-    return EXIT_ENV
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:

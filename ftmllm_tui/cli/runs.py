@@ -10,7 +10,8 @@ import time
 from ..context import RunContext
 from ..core import fmt
 
-EXIT_OK, EXIT_BAD, EXIT_ENV = 0, 1, 2
+from .common import EXIT_BAD, EXIT_ENV, EXIT_OK  # noqa: F401 (EXIT_* for callers)
+from .common import fail as _fail
 
 
 def add_parsers(sub) -> None:
@@ -82,11 +83,6 @@ def _context(args: argparse.Namespace) -> RunContext:
         print(f"ftmllm-tui: {w}", file=sys.stderr)
     return RunContext.create(settings, tmux_socket=args.tmux_socket,
                              llamafactory_cli=args.llamafactory_cli, readonly=args.readonly)
-
-
-def _fail(msg: str, code: int = EXIT_ENV) -> int:
-    print(f"ftmllm-tui: {msg}", file=sys.stderr)
-    return code
 
 
 def cmd_launch(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import json
 import signal as signals
 import sys
 
-EXIT_OK, EXIT_BAD, EXIT_ENV = 0, 1, 2
+from .common import EXIT_BAD, EXIT_ENV, EXIT_OK, fail  # noqa: F401 (EXIT_* for callers)
 SIGS = {"int": signals.SIGINT, "term": signals.SIGTERM, "kill": signals.SIGKILL}
 
 
@@ -34,10 +34,7 @@ def add_parsers(sub) -> None:
 
 
 def _fail(msg: str, as_json: bool) -> int:
-    if as_json:
-        print(json.dumps({"error": msg}))
-    print(f"ftmllm-tui: {msg}", file=sys.stderr)
-    return EXIT_ENV
+    return fail(msg, EXIT_ENV, as_json)
 
 
 def cmd_signal(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ import json
 import sys
 import time
 
-EXIT_OK, EXIT_BAD, EXIT_ENV = 0, 1, 2
+from .common import EXIT_BAD, EXIT_ENV, EXIT_OK  # noqa: F401 (EXIT_* for callers)
+from .common import fail as _fail
 
 
 def add_parsers(sub) -> None:
@@ -43,14 +44,6 @@ def add_stop_options(st) -> None:
     st.add_argument("--save-only", action="store_true",
                     help=argparse.SUPPRESS)  # run inside a Slurm job by stop --save: SIGABRT to trainers here
     st.add_argument("--save-timeout", type=float, default=None, help=argparse.SUPPRESS)
-
-
-def _fail(msg: str, code: int = EXIT_ENV, as_json: bool = False) -> int:
-    if as_json:
-        json.dump({"error": msg, "exit_code": code}, sys.stdout)
-        sys.stdout.write("\n")
-    print(f"ftmllm-tui: {msg}", file=sys.stderr)
-    return code
 
 
 def _settings():
